@@ -1,0 +1,110 @@
+// Command istio-canary-provider is the Go half of the istio-canary addon: the
+// CueX external provider that the canary-rollout and canary-rollback workflow
+// steps call over HTTP.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+
+	"github.com/istio-canary/istio-canary/providers/auth"
+	"github.com/istio-canary/istio-canary/providers/canary"
+	"github.com/istio-canary/istio-canary/providers/server"
+)
+
+type options struct {
+	listen          string
+	kubeconfig      string
+	tokenNamespace  string
+	tokenSecretName string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.listen, "listen", ":8080", "address to serve the provider protocol, /healthz and /metrics on")
+	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file; default: in-cluster, then $KUBECONFIG")
+	flag.StringVar(&o.tokenNamespace, "token-namespace", "vela-system", "namespace of the Secret holding the callers' token")
+	flag.StringVar(&o.tokenSecretName, "token-secret", "istio-canary-provider", "name of the Secret holding the callers' token; created if missing")
+	klog.InitFlags(nil)
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger := klog.FromContext(ctx)
+	if err := run(ctx, o); err != nil {
+		logger.Error(err, "provider stopped")
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	logger := klog.FromContext(ctx)
+	cfg, err := restConfig(o.kubeconfig)
+	if err != nil {
+		return err
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("kubernetes client: %w", err)
+	}
+	istio, err := istioclient.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("istio client: %w", err)
+	}
+	token, err := auth.EnsureToken(ctx, kube, o.tokenNamespace, o.tokenSecretName)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Options{Token: token, IsInputError: canary.IsInputError, Logger: logger})
+	if err != nil {
+		return err
+	}
+	clients := canary.Clients{Kube: kube, Istio: istio}
+	server.Register(srv, "plan", clients.Plan)
+	server.Register(srv, "scale", clients.Scale)
+
+	httpServer := &http.Server{Addr: o.listen, Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- httpServer.ListenAndServe() }()
+	logger.Info("serving", "address", o.listen)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve %s: %w", o.listen, err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := httpServer.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	return nil
+}
+
+// restConfig uses the in-cluster config inside a pod, else the kubeconfig.
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == "" {
+		if cfg, err := rest.InClusterConfig(); err == nil {
+			return cfg, nil
+		}
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("load kubeconfig: %w", err)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,23 @@
+package canary
+
+import (
+	"errors"
+	"fmt"
+)
+
+// InputError is a problem with what the step asked for: retrying cannot help,
+// so the step fails with its message. Every other error is passing (the API
+// server did not answer) and the step waits and tries again.
+type InputError struct{ msg string }
+
+func (e *InputError) Error() string { return e.msg }
+
+func inputErrorf(format string, args ...any) error {
+	return &InputError{msg: fmt.Sprintf(format, args...)}
+}
+
+// IsInputError reports whether err, or an error it wraps, is an InputError.
+func IsInputError(err error) bool {
+	var ie *InputError
+	return errors.As(err, &ie)
+}

@@ -1,0 +1,123 @@
+// Package canary plans and drives one component's canary for the canary-rollout
+// and canary-rollback workflow steps: which version is stable, how many
+// instances each version gets, when the new batch is ready, and which routes
+// and subsets Istio gets. It reads the cluster; vela applies what it plans.
+package canary
+
+// Action says what the step asks for.
+type Action string
+
+const (
+	// ActionRollout moves instances and traffic to the version the Application renders now.
+	ActionRollout Action = "rollout"
+	// ActionRollback moves all instances and traffic back to the stable version.
+	ActionRollback Action = "rollback"
+)
+
+// Batch is one entry of the rollout trait's rolloutBatches.
+type Batch struct {
+	Replicas int `json:"replicas"`
+}
+
+// RolloutSpec holds the rollout trait's properties as the Application gives them.
+type RolloutSpec struct {
+	TargetSize     int     `json:"targetSize"`
+	RolloutBatches []Batch `json:"rolloutBatches,omitempty"`
+	Version        string  `json:"version,omitempty"`
+}
+
+// WeightedTarget is one entry of the step's traffic.weightedTargets.
+type WeightedTarget struct {
+	// Revision names a version: <component>-<version>, <version>, stable or canary.
+	Revision string `json:"revision"`
+	Weight   int    `json:"weight"`
+}
+
+// Caller identifies the Application a call acts for. The step fills it from
+// its context, never from user properties.
+type Caller struct {
+	Token     string `json:"token"`
+	Namespace string `json:"namespace"`
+	App       string `json:"app"`
+	Component string `json:"component"`
+}
+
+// PlanParams is the input of the plan function.
+type PlanParams struct {
+	Caller
+	Action Action `json:"action"`
+	// Workload is the component's Deployment as the Application renders it now.
+	Workload map[string]any `json:"workload"`
+	Rollout  RolloutSpec    `json:"rollout"`
+	// BatchPartition is the index of the last batch to roll; nil means all.
+	BatchPartition  *int             `json:"batchPartition,omitempty"`
+	WeightedTargets []WeightedTarget `json:"weightedTargets,omitempty"`
+	// Components are all the components the step canaries, so that a
+	// weighted target naming another one of them is not an error here.
+	Components []string `json:"components,omitempty"`
+	// Traffic holds the canary-traffic trait's properties; nil without it.
+	Traffic *TrafficSpec `json:"traffic,omitempty"`
+}
+
+// TrafficSpec holds the canary-traffic trait's properties.
+type TrafficSpec struct {
+	Port int `json:"port"`
+}
+
+// WorkloadPatch is what the step patches into the component's rendered
+// workload when it applies the component.
+type WorkloadPatch struct {
+	Name        string            `json:"name"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	Replicas    int               `json:"replicas"`
+	Selector    map[string]any    `json:"selector"`
+	Template    map[string]any    `json:"template"`
+	// HTTP and Subsets replace the VirtualService routes and DestinationRule
+	// subsets that canary-traffic renders; absent without canary-traffic.
+	HTTP    []any `json:"http,omitempty"`
+	Subsets []any `json:"subsets,omitempty"`
+}
+
+// Retire asks the step to scale the version being phased out.
+type Retire struct {
+	Name     string `json:"name"`
+	Replicas int    `json:"replicas"`
+}
+
+// PlanResult is the output of the plan function. (A failed call answers
+// {"err": ...} or {"retry": ...} instead; see package server.)
+type PlanResult struct {
+	// Planned is true in every answer that holds a plan.
+	Planned bool `json:"planned"`
+	// Ready is true when the target version has all the instances this step gives it.
+	Ready bool `json:"ready"`
+	// Route is true when the step may apply VirtualService and DestinationRule now.
+	Route bool `json:"route"`
+	// Done is true when the cluster already is as this step wants it.
+	Done    bool   `json:"done"`
+	Message string `json:"message"`
+
+	Stable string `json:"stable,omitempty"`
+	Canary string `json:"canary,omitempty"`
+
+	Patch           *WorkloadPatch `json:"patch,omitempty"`
+	Workload        map[string]any `json:"workload,omitempty"`
+	VirtualService  map[string]any `json:"virtualService,omitempty"`
+	DestinationRule map[string]any `json:"destinationRule,omitempty"`
+	Retire          *Retire        `json:"retire,omitempty"`
+}
+
+// ScaleParams is the input of the scale function.
+type ScaleParams struct {
+	Caller
+	// Name is the Deployment to scale: a version of Caller.Component.
+	Name     string `json:"name"`
+	Replicas int    `json:"replicas"`
+}
+
+// ScaleResult is the output of the scale function.
+type ScaleResult struct {
+	Done    bool `json:"done"`
+	Changed bool `json:"changed"`
+}

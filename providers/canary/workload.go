@@ -1,0 +1,149 @@
+package canary
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+)
+
+// Labels and annotations of the data contract (docs/design.md).
+const (
+	LabelApp          = "app.oam.dev/name"
+	LabelComponent    = "app.oam.dev/component"
+	LabelAppRevision  = "app.oam.dev/appRevision"
+	PodLabelVersion   = "version"
+	AnnoVersion       = "canary.oam.dev/version"
+	AnnoPodSpecHash   = "canary.oam.dev/pod-template-hash"
+	AnnoStable        = "canary.oam.dev/stable"
+	AnnoCanary        = "canary.oam.dev/canary"
+	AnnoPhase         = "canary.oam.dev/phase"
+	PhaseProgressing  = "progressing"
+	PhaseCompleted    = "completed"
+	PhaseRolledBack   = "rolled-back"
+	deploymentVersion = "apps/v1"
+)
+
+// version is one version of a component: a Deployment <component>-<version>.
+type version struct {
+	Name        string // the Deployment's name
+	Version     string // the pod label version
+	PodSpecHash string
+	Labels      map[string]string
+	Annotations map[string]string
+	Selector    map[string]any
+	Template    map[string]any
+	Spec        map[string]any // the whole spec, for re-applying a live version
+	Replicas    int            // spec.replicas (live) or the rendered one
+	Ready       int            // status.readyReplicas of the live Deployment
+	Updated     int
+	Observed    bool // status.observedGeneration >= metadata.generation
+	Live        bool
+}
+
+// renderedVersion reads the Deployment the Application renders now, as the
+// rollout trait shaped it.
+func renderedVersion(component string, workload map[string]any) (*version, error) {
+	raw, err := json.Marshal(workload)
+	if err != nil {
+		return nil, fmt.Errorf("encode the rendered workload of component %s: %w", component, err)
+	}
+	var d appsv1.Deployment
+	if err := json.Unmarshal(raw, &d); err != nil || d.Kind != "Deployment" {
+		return nil, inputErrorf("component %s: its workload is not a Deployment; the rollout trait applies to Deployments (webservice components)", component)
+	}
+	v := d.Spec.Template.Labels[PodLabelVersion]
+	if v == "" || d.Name != component+"-"+v {
+		return nil, inputErrorf("component %s: its workload has no version; add a rollout trait to it", component)
+	}
+	spec, _ := workload["spec"].(map[string]any)
+	out := &version{
+		Name:        d.Name,
+		Version:     v,
+		PodSpecHash: d.Annotations[AnnoPodSpecHash],
+		Labels:      d.Labels,
+		Annotations: d.Annotations,
+		Spec:        spec,
+		Selector:    asMap(spec["selector"]),
+		Template:    asMap(spec["template"]),
+	}
+	if d.Spec.Replicas != nil {
+		out.Replicas = int(*d.Spec.Replicas)
+	}
+	return out, nil
+}
+
+// liveVersion reads a version from its live Deployment.
+func liveVersion(d *appsv1.Deployment) (*version, error) {
+	raw, err := json.Marshal(d.Spec)
+	if err != nil {
+		return nil, fmt.Errorf("encode Deployment %s/%s: %w", d.Namespace, d.Name, err)
+	}
+	var spec map[string]any
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		return nil, fmt.Errorf("decode Deployment %s/%s: %w", d.Namespace, d.Name, err)
+	}
+	v := &version{
+		Name:        d.Name,
+		Version:     d.Spec.Template.Labels[PodLabelVersion],
+		PodSpecHash: d.Annotations[AnnoPodSpecHash],
+		Labels:      d.Labels,
+		Annotations: d.Annotations,
+		Spec:        spec,
+		Selector:    asMap(spec["selector"]),
+		Template:    asMap(spec["template"]),
+		Ready:       int(d.Status.ReadyReplicas),
+		Updated:     int(d.Status.UpdatedReplicas),
+		Observed:    d.Status.ObservedGeneration >= d.Generation,
+		Live:        true,
+	}
+	if d.Spec.Replicas != nil {
+		v.Replicas = int(*d.Spec.Replicas)
+	}
+	return v, nil
+}
+
+// readyAt reports whether the live version runs n up-to-date, ready instances.
+func (v *version) readyAt(n int) bool {
+	return v != nil && v.Live && v.Observed && v.Replicas == n && v.Ready >= n && v.Updated >= n
+}
+
+// manifest is the Deployment to apply for this version with n instances. It
+// keeps only what the owner wrote: no status, no server-set metadata.
+func (v *version) manifest(namespace string, n int) map[string]any {
+	spec := make(map[string]any, len(v.Spec))
+	for k, val := range v.Spec {
+		spec[k] = val
+	}
+	spec["replicas"] = n
+	return map[string]any{
+		"apiVersion": deploymentVersion,
+		"kind":       "Deployment",
+		"metadata": map[string]any{
+			"name":        v.Name,
+			"namespace":   namespace,
+			"labels":      v.Labels,
+			"annotations": ownerAnnotations(v.Annotations),
+		},
+		"spec": spec,
+	}
+}
+
+// ownerAnnotations drops the annotations that apply tools and controllers
+// write, so re-applying a live object does not nest them.
+func ownerAnnotations(in map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range in {
+		if strings.Contains(k, "last-applied") || strings.HasPrefix(k, "deployment.kubernetes.io/") {
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func asMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}

@@ -1,0 +1,26 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+)
+
+// inputError marks a $params that does not decode: bad input, not a passing problem.
+type inputError struct{ error }
+
+// caller decodes a call's $params and runs its function.
+type caller interface {
+	call(ctx context.Context, body []byte) (any, error)
+}
+
+// typed adapts a typed function to caller.
+type typed[In, Out any] func(context.Context, *In) (*Out, error)
+
+func (f typed[In, Out]) call(ctx context.Context, body []byte) (any, error) {
+	in := new(In)
+	if err := json.Unmarshal(body, in); err != nil {
+		return nil, inputError{fmt.Errorf("decode $params: %w", err)}
+	}
+	return f(ctx, in)
+}

@@ -1,0 +1,146 @@
+// Package server speaks KubeVela's CueX external-provider protocol: vela-core
+// POSTs the JSON of a call's $params to /<function> and fills $returns with the
+// JSON object in the reply. vela ignores the HTTP status and cannot parse
+// anything but a JSON object, so every reply is one: a failed call answers
+// {"err": "..."} (bad input: the step fails with it) or {"retry": "..."}
+// (a passing problem: the step waits and calls again).
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/klog/v2"
+)
+
+// DefaultMaxBodyBytes bounds a request body; a rendered Deployment is a few KiB.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Options configure a Server.
+type Options struct {
+	// Token is the shared secret every call must carry in $params.token.
+	Token string
+	// IsInputError tells bad input (answered as err) from passing problems (retry).
+	IsInputError func(error) bool
+	Logger       klog.Logger
+	Registerer   prometheus.Registerer
+	Gatherer     prometheus.Gatherer
+	MaxBodyBytes int64
+}
+
+// Server routes provider calls to functions.
+type Server struct {
+	opts    Options
+	mux     *http.ServeMux
+	calls   *prometheus.CounterVec
+	latency *prometheus.HistogramVec
+}
+
+// New returns a Server with /healthz and /metrics; add functions with Register.
+func New(opts Options) (*Server, error) {
+	if opts.Token == "" {
+		return nil, errors.New("server: a token is required")
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.IsInputError == nil {
+		opts.IsInputError = func(error) bool { return false }
+	}
+	if opts.Registerer == nil {
+		reg := prometheus.NewRegistry()
+		opts.Registerer, opts.Gatherer = reg, reg
+	}
+	s := &Server{
+		opts: opts,
+		mux:  http.NewServeMux(),
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "istio_canary_provider_calls_total",
+			Help: "Provider calls by function and outcome (ok, err, retry, denied).",
+		}, []string{"function", "outcome"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "istio_canary_provider_call_duration_seconds",
+			Help:    "Time to answer a provider call.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
+		}, []string{"function"}),
+	}
+	for _, c := range []prometheus.Collector{s.calls, s.latency} {
+		if err := opts.Registerer.Register(c); err != nil {
+			return nil, fmt.Errorf("server: register metrics: %w", err)
+		}
+	}
+	s.mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+	if opts.Gatherer != nil {
+		s.mux.Handle("/metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
+	}
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// credentials is the part of every call's $params that the server checks.
+type credentials struct {
+	Token string `json:"token"`
+}
+
+// Register serves fn at POST /<name>: $params decode into In, Out encodes
+// as $returns.
+func Register[In, Out any](s *Server, name string, fn func(context.Context, *In) (*Out, error)) {
+	s.mux.HandleFunc("/"+name, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		outcome, reply := s.call(r, name, typed[In, Out](fn))
+		s.calls.WithLabelValues(name, outcome).Inc()
+		s.latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
+		writeJSON(w, reply)
+	})
+}
+
+func (s *Server) call(r *http.Request, name string, fn caller) (string, any) {
+	logger := s.opts.Logger.WithValues("function", name)
+	if r.Method != http.MethodPost {
+		return "err", failure("err", fmt.Sprintf("%s: use POST", name))
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.opts.MaxBodyBytes))
+	if err != nil {
+		return "err", failure("err", fmt.Sprintf("%s: read $params: %v", name, err))
+	}
+	var cred credentials
+	if err := json.Unmarshal(body, &cred); err != nil {
+		return "err", failure("err", fmt.Sprintf("%s: $params is not a JSON object: %v", name, err))
+	}
+	if subtle.ConstantTimeCompare([]byte(cred.Token), []byte(s.opts.Token)) != 1 {
+		logger.Info("denied a call with a wrong token", "remote", r.RemoteAddr)
+		return "denied", failure("err", name+": the token in $params is not the provider's; the step reads it from the provider's Secret, so re-enable the istio-canary addon if it was recreated")
+	}
+	ctx := klog.NewContext(r.Context(), logger)
+	out, err := fn.call(ctx, body)
+	var badParams inputError
+	switch {
+	case err == nil:
+		return "ok", out
+	case errors.As(err, &badParams) || s.opts.IsInputError(err):
+		logger.V(1).Info("rejected", "reason", err.Error())
+		return "err", failure("err", err.Error())
+	default:
+		logger.Error(err, "call failed; the step will retry")
+		return "retry", failure("retry", err.Error())
+	}
+}
+
+func failure(key, msg string) map[string]string { return map[string]string{key: msg} }
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		klog.Background().Error(err, "write reply")
+	}
+}

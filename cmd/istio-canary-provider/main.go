@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -30,6 +31,7 @@ type options struct {
 	kubeconfig      string
 	tokenNamespace  string
 	tokenSecretName string
+	addressFile     string
 }
 
 func main() {
@@ -38,6 +40,7 @@ func main() {
 	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file; default: in-cluster, then $KUBECONFIG")
 	flag.StringVar(&o.tokenNamespace, "token-namespace", "vela-system", "namespace of the Secret holding the callers' token")
 	flag.StringVar(&o.tokenSecretName, "token-secret", "istio-canary-provider", "name of the Secret holding the callers' token; created if missing")
+	flag.StringVar(&o.addressFile, "address-file", "", "write the address the server listens on to this file (useful with --listen=127.0.0.1:0)")
 	klog.InitFlags(nil)
 	flag.Parse()
 
@@ -76,10 +79,19 @@ func run(ctx context.Context, o options) error {
 	server.Register(srv, "plan", clients.Plan)
 	server.Register(srv, "scale", clients.Scale)
 
-	httpServer := &http.Server{Addr: o.listen, Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	listener, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.listen, err)
+	}
+	if o.addressFile != "" {
+		if err := os.WriteFile(o.addressFile, []byte(listener.Addr().String()+"\n"), 0o644); err != nil {
+			return fmt.Errorf("write address file: %w", err)
+		}
+	}
+	httpServer := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
-	go func() { errc <- httpServer.ListenAndServe() }()
-	logger.Info("serving", "address", o.listen)
+	go func() { errc <- httpServer.Serve(listener) }()
+	logger.Info("serving", "address", listener.Addr().String())
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve %s: %w", o.listen, err)

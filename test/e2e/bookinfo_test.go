@@ -1,0 +1,205 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+const (
+	ns  = "default"
+	app = "book-info"
+)
+
+var untouched = []string{"productpage", "details", "ratings"}
+
+// TestBookinfoCanaryThenResume plays the seed's story: first deploy, canary 1
+// of 2 instances with 90/10, suspend, `vela workflow resume`, 2 of 2 at 100%.
+func TestBookinfoCanaryThenResume(t *testing.T) {
+	e := setupBookinfo(t)
+	others := e.generations(untouched)
+	watch := e.watchTraffic("reviews")
+
+	e.rolloutFirstBatch()
+
+	e.run("vela", "workflow", "resume", app, "-n", ns)
+	e.waitPhase(ns, app, "running", 3*time.Minute)
+	e.eventually(2*time.Minute, "reviews-v2 2/2 with all the traffic and reviews-v1 collected", func() (bool, string) {
+		r2, ready2, _ := e.deployment(ns, "reviews-v2")
+		_, _, v1 := e.deployment(ns, "reviews-v1")
+		w, _ := e.weights(ns, "reviews")
+		return r2 == 2 && ready2 == 2 && !v1 && fmt.Sprint(w) == "map[v2:100]",
+			fmt.Sprintf("reviews-v2 %d/%d, reviews-v1 exists=%v, weights %v, subsets %v", ready2, r2, v1, w, e.subsets(ns, "reviews"))
+	})
+	require.Equal(t, []string{"v2"}, e.subsets(ns, "reviews"))
+	require.Equal(t, others, e.generations(untouched), "the other components must not be touched")
+	require.Empty(t, watch.stop(), "traffic invariants")
+	e.checkStateKeep(map[string]int{"v2": 100})
+}
+
+// TestBookinfoRollbackFromFirstBatch rolls back from the suspended 90/10 state.
+func TestBookinfoRollbackFromFirstBatch(t *testing.T) {
+	e := setupBookinfo(t)
+	others := e.generations(untouched)
+	watch := e.watchTraffic("reviews")
+
+	e.rolloutFirstBatch()
+
+	e.run("kubectl", "apply", "-f", "examples/bookinfo/rollback.yaml")
+	e.waitPhase(ns, app, "running", 3*time.Minute)
+	e.eventually(2*time.Minute, "reviews-v1 2/2 with all the traffic and reviews-v2 gone", func() (bool, string) {
+		r1, ready1, _ := e.deployment(ns, "reviews-v1")
+		_, _, v2 := e.deployment(ns, "reviews-v2")
+		w, _ := e.weights(ns, "reviews")
+		return r1 == 2 && ready1 == 2 && !v2 && fmt.Sprint(w) == "map[v1:100]",
+			fmt.Sprintf("reviews-v1 %d/%d, reviews-v2 exists=%v, weights %v", ready1, r1, v2, w)
+	})
+	require.Equal(t, []string{"v1"}, e.subsets(ns, "reviews"))
+	require.Equal(t, others, e.generations(untouched), "the other components must not be touched")
+	require.Empty(t, watch.stop(), "traffic invariants")
+	e.checkStateKeep(map[string]int{"v1": 100})
+	_, _, v1 := e.deployment(ns, "reviews-v1")
+	require.True(t, v1, "reviews-v1 must survive the garbage collection after the rollback")
+}
+
+// setupBookinfo enables the addon and deploys the first version of bookinfo.
+func setupBookinfo(t *testing.T) *env {
+	e := newEnv(t)
+	e.deleteApp(ns, app)
+	e.run("hack/addon.sh", "up")
+	e.run("kubectl", "apply", "-f", "examples/bookinfo/first-deploy.yaml")
+	e.waitPhase(ns, app, "running", 3*time.Minute)
+	e.eventually(time.Minute, "reviews-v1 2/2 with all the traffic", func() (bool, string) {
+		r, ready, _ := e.deployment(ns, "reviews-v1")
+		w, err := e.weights(ns, "reviews")
+		return r == 2 && ready == 2 && fmt.Sprint(w) == "map[v1:100]", fmt.Sprintf("reviews-v1 %d/%d, weights %v %v", ready, r, w, err)
+	})
+	for _, c := range untouched {
+		_, ready, _ := e.deployment(ns, c)
+		require.Equal(t, int32(1), ready, c)
+	}
+	return e
+}
+
+// rolloutFirstBatch applies rollout-v2 and checks the suspended 90/10 state.
+func (e *env) rolloutFirstBatch() {
+	e.t.Helper()
+	e.run("kubectl", "apply", "-f", "examples/bookinfo/rollout-v2.yaml")
+	e.waitPhase(ns, app, "workflowSuspending", 3*time.Minute)
+	e.eventually(time.Minute, "1 instance of each version, 90/10", func() (bool, string) {
+		_, ready1, _ := e.deployment(ns, "reviews-v1")
+		_, ready2, _ := e.deployment(ns, "reviews-v2")
+		w, _ := e.weights(ns, "reviews")
+		return ready1 == 1 && ready2 == 1 && fmt.Sprint(w) == "map[v1:90 v2:10]",
+			fmt.Sprintf("reviews-v1 ready %d, reviews-v2 ready %d, weights %v", ready1, ready2, w)
+	})
+	sub := e.subsets(ns, "reviews")
+	sort.Strings(sub)
+	require.Equal(e.t, []string{"v1", "v2"}, sub)
+}
+
+// checkStateKeep forces a reconcile and a hand edit of the weights, and
+// expects vela's state-keep to put the weights back.
+func (e *env) checkStateKeep(want map[string]int) {
+	e.t.Helper()
+	ctx := context.Background()
+	bump := fmt.Sprintf(`{"metadata":{"annotations":{"e2e.istio-canary/reconcile":"%d"}}}`, time.Now().UnixNano())
+	_, err := e.dyn.Resource(applications).Namespace(ns).Patch(ctx, app, types.MergePatchType, []byte(bump), metav1.PatchOptions{})
+	require.NoError(e.t, err)
+	time.Sleep(2 * time.Second) // let the reconcile happen; the check below is what is asserted
+	w, err := e.weights(ns, "reviews")
+	require.NoError(e.t, err)
+	require.Equal(e.t, want, w, "a forced reconcile must change nothing")
+
+	vs, err := e.istio.NetworkingV1().VirtualServices(ns).Get(ctx, "reviews", metav1.GetOptions{})
+	require.NoError(e.t, err)
+	vs.Spec.Http[0].Route[0].Weight = 50
+	_, err = e.istio.NetworkingV1().VirtualServices(ns).Update(ctx, vs, metav1.UpdateOptions{})
+	require.NoError(e.t, err)
+	bump = fmt.Sprintf(`{"metadata":{"annotations":{"e2e.istio-canary/reconcile":"%d"}}}`, time.Now().UnixNano())
+	_, err = e.dyn.Resource(applications).Namespace(ns).Patch(ctx, app, types.MergePatchType, []byte(bump), metav1.PatchOptions{})
+	require.NoError(e.t, err)
+	e.eventually(2*time.Minute, "state-keep to restore the weights", func() (bool, string) {
+		vs, err := e.istio.NetworkingV1().VirtualServices(ns).Get(ctx, "reviews", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return vs.Spec.Http[0].Route[0].Weight != 50, fmt.Sprint(vs.Spec.Http[0].Route)
+	})
+}
+
+func (e *env) generations(names []string) map[string]int64 {
+	out := map[string]int64{}
+	for _, n := range names {
+		d, err := e.kube.AppsV1().Deployments(ns).Get(context.Background(), n, metav1.GetOptions{})
+		require.NoError(e.t, err)
+		out[n] = d.Generation
+	}
+	return out
+}
+
+// trafficWatch samples a component's VirtualService while a flow runs and
+// records every state that breaks an invariant: weights sum to 100, and no
+// weight goes to a version without a ready instance.
+type trafficWatch struct {
+	stopc      chan struct{}
+	wg         sync.WaitGroup
+	mu         sync.Mutex
+	violations []string
+}
+
+func (e *env) watchTraffic(component string) *trafficWatch {
+	w := &trafficWatch{stopc: make(chan struct{})}
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		for {
+			select {
+			case <-w.stopc:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			weights, err := e.weights(ns, component)
+			if err != nil {
+				continue
+			}
+			sum := 0
+			for v, wt := range weights {
+				sum += wt
+				if wt == 0 {
+					continue
+				}
+				if _, ready, _ := e.deployment(ns, component+"-"+v); ready == 0 {
+					w.add(fmt.Sprintf("%d%% to %s-%s, which has no ready instance (weights %v)", wt, component, v, weights))
+				}
+			}
+			if sum != 100 {
+				w.add(fmt.Sprintf("weights add up to %d: %v", sum, weights))
+			}
+		}
+	}()
+	return w
+}
+
+func (w *trafficWatch) add(v string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.violations) < 20 {
+		w.violations = append(w.violations, v)
+	}
+}
+
+func (w *trafficWatch) stop() []string {
+	close(w.stopc)
+	w.wg.Wait()
+	return w.violations
+}

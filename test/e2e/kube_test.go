@@ -1,0 +1,190 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/istio-canary/istio-canary/test/cluster"
+)
+
+var applications = schema.GroupVersionResource{Group: "core.oam.dev", Version: "v1beta1", Resource: "applications"}
+
+// env is a test's handle on the local cluster with the addon enabled.
+type env struct {
+	t     *testing.T
+	c     *cluster.Cluster
+	kube  kubernetes.Interface
+	dyn   dynamic.Interface
+	istio istioclient.Interface
+	root  string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	c := cluster.ForTest(t)
+	cfg, err := c.RESTConfig()
+	require.NoError(t, err)
+	e := &env{t: t, c: c, root: repoRoot(t)}
+	e.kube, err = kubernetes.NewForConfig(cfg)
+	require.NoError(t, err)
+	e.dyn, err = dynamic.NewForConfig(cfg)
+	require.NoError(t, err)
+	e.istio, err = istioclient.NewForConfig(cfg)
+	require.NoError(t, err)
+	return e
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for !fileExists(filepath.Join(dir, "go.mod")) {
+		parent := filepath.Dir(dir)
+		require.NotEqual(t, parent, dir, "no go.mod above the test")
+		dir = parent
+	}
+	return dir
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// run runs a program of the cluster (kubectl, vela) or a repo script and
+// returns its combined output; it fails the test when the command fails.
+func (e *env) run(program string, args ...string) string {
+	e.t.Helper()
+	out, err := e.try(program, args...)
+	require.NoError(e.t, err, "%s %s:\n%s", program, strings.Join(args, " "), out)
+	return out
+}
+
+func (e *env) try(program string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := e.c.Command(ctx, program, args...)
+	if strings.Contains(program, "/") {
+		cmd.Path = filepath.Join(e.root, program)
+		cmd.Args[0] = cmd.Path
+	}
+	cmd.Dir = e.root
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// eventually polls cond until it holds; on timeout it fails with cond's last
+// description of what it saw.
+func (e *env) eventually(timeout time.Duration, what string, cond func() (bool, string)) {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, seen := cond()
+		if ok {
+			return
+		}
+		last = seen
+		time.Sleep(250 * time.Millisecond)
+	}
+	e.t.Fatalf("timed out after %s waiting for %s; last seen: %s", timeout, what, last)
+}
+
+func (e *env) app(ns, name string) (*unstructured.Unstructured, error) {
+	return e.dyn.Resource(applications).Namespace(ns).Get(context.Background(), name, metav1.GetOptions{})
+}
+
+// appPhase returns status.status and a summary of the workflow steps.
+func (e *env) appPhase(ns, name string) (string, string) {
+	app, err := e.app(ns, name)
+	if err != nil {
+		return "", err.Error()
+	}
+	phase, _, _ := unstructured.NestedString(app.Object, "status", "status")
+	steps, _, _ := unstructured.NestedSlice(app.Object, "status", "workflow", "steps")
+	var s []string
+	for _, st := range steps {
+		m, _ := st.(map[string]any)
+		s = append(s, fmt.Sprintf("%v=%v(%v)", m["name"], m["phase"], m["message"]))
+	}
+	return phase, phase + " " + strings.Join(s, ", ")
+}
+
+func (e *env) waitPhase(ns, name, want string, timeout time.Duration) {
+	e.t.Helper()
+	e.eventually(timeout, "application "+name+" phase "+want, func() (bool, string) {
+		phase, seen := e.appPhase(ns, name)
+		return phase == want, seen
+	})
+}
+
+func (e *env) deleteApp(ns, name string) {
+	e.t.Helper()
+	err := e.dyn.Resource(applications).Namespace(ns).Delete(context.Background(), name, metav1.DeleteOptions{})
+	if apierrors.IsNotFound(err) {
+		return
+	}
+	require.NoError(e.t, err)
+	e.eventually(2*time.Minute, "application "+name+" to be deleted", func() (bool, string) {
+		_, err := e.app(ns, name)
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
+}
+
+// deployment returns spec.replicas and status.readyReplicas, or exists=false.
+func (e *env) deployment(ns, name string) (replicas, ready int32, exists bool) {
+	d, err := e.kube.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		return 0, 0, false
+	}
+	if d.Spec.Replicas != nil {
+		replicas = *d.Spec.Replicas
+	}
+	return replicas, d.Status.ReadyReplicas, true
+}
+
+// weights returns the VirtualService's first route as subset -> weight.
+func (e *env) weights(ns, name string) (map[string]int, error) {
+	vs, err := e.istio.NetworkingV1().VirtualServices(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	if len(vs.Spec.Http) == 0 {
+		return out, nil
+	}
+	route := vs.Spec.Http[0].Route
+	for _, r := range route {
+		w := int(r.Weight)
+		if len(route) == 1 {
+			w = 100
+		}
+		out[r.Destination.Subset] = w
+	}
+	return out, nil
+}
+
+func (e *env) subsets(ns, name string) []string {
+	dr, err := e.istio.NetworkingV1().DestinationRules(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, s := range dr.Spec.Subsets {
+		out = append(out, s.Name)
+	}
+	return out
+}

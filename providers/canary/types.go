@@ -68,11 +68,11 @@ type TrafficSpec struct {
 // workload when it applies the component.
 type WorkloadPatch struct {
 	Name        string            `json:"name"`
-	Labels      map[string]string `json:"labels"`
-	Annotations map[string]string `json:"annotations"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
 	Replicas    int               `json:"replicas"`
-	Selector    map[string]any    `json:"selector"`
-	Template    map[string]any    `json:"template"`
+	Selector    map[string]any    `json:"selector,omitempty"`
+	Template    map[string]any    `json:"template,omitempty"`
 	// HTTP and Subsets replace the VirtualService routes and DestinationRule
 	// subsets that canary-traffic renders; absent without canary-traffic.
 	HTTP    []any `json:"http,omitempty"`

@@ -84,6 +84,8 @@ func liveVersion(d *appsv1.Deployment) (*version, error) {
 	if err := json.Unmarshal(raw, &spec); err != nil {
 		return nil, fmt.Errorf("decode Deployment %s/%s: %w", d.Namespace, d.Name, err)
 	}
+	// The API server's zero timestamp is not something the owner wrote.
+	delete(asMap(asMap(spec["template"])["metadata"]), "creationTimestamp")
 	v := &version{
 		Name:        d.Name,
 		Version:     d.Spec.Template.Labels[PodLabelVersion],

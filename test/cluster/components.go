@@ -1,0 +1,119 @@
+package cluster
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// component is one program of the control plane and its command line.
+type component struct {
+	name string
+	args []string
+}
+
+func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+
+// Everything below listens on 127.0.0.1 only, on the ports chosen free at
+// start; kube-controller-manager and kube-scheduler serve nothing
+// (--secure-port=0): they are checked through what they do.
+
+func etcd(l layout, p Ports) component {
+	client, peer := "http://"+addr(p.EtcdClient), "http://"+addr(p.EtcdPeer)
+	return component{"etcd", []string{
+		"--name=default",
+		"--data-dir=" + l.etcdDataDir(),
+		"--listen-client-urls=" + client,
+		"--advertise-client-urls=" + client,
+		"--listen-peer-urls=" + peer,
+		"--initial-advertise-peer-urls=" + peer,
+		"--initial-cluster=default=" + peer,
+		"--unsafe-no-fsync", // throwaway data: fsync only slows tests down
+		"--log-level=warn",
+	}}
+}
+
+func kubeAPIServer(p Ports, k pki) component {
+	return component{"kube-apiserver", []string{
+		"--etcd-servers=http://" + addr(p.EtcdClient),
+		"--bind-address=127.0.0.1",
+		"--advertise-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(p.APIServer),
+		"--tls-cert-file=" + k.APIServerCert,
+		"--tls-private-key-file=" + k.APIServerKey,
+		"--token-auth-file=" + k.TokenFile,
+		"--authorization-mode=RBAC",
+		"--service-account-issuer=https://kubernetes.default.svc",
+		"--service-account-key-file=" + k.ServiceAcctPub,
+		"--service-account-signing-key-file=" + k.ServiceAcctKey,
+		"--service-cluster-ip-range=10.0.0.0/24",
+		"--allow-privileged=true",
+		// The loopback advertise address is not a valid endpoint of the
+		// "kubernetes" Service; without this the log repeats that error.
+		"--endpoint-reconciler-type=none",
+	}}
+}
+
+func kubeControllerManager(l layout, k pki) component {
+	return component{"kube-controller-manager", []string{
+		"--kubeconfig=" + l.kubeconfig(),
+		"--leader-elect=false",
+		"--bind-address=127.0.0.1",
+		"--secure-port=0",
+		"--service-account-private-key-file=" + k.ServiceAcctKey,
+		"--root-ca-file=" + k.CACert,
+	}}
+}
+
+func kubeScheduler(l layout) component {
+	return component{"kube-scheduler", []string{
+		"--kubeconfig=" + l.kubeconfig(),
+		"--leader-elect=false",
+		"--bind-address=127.0.0.1",
+		"--secure-port=0",
+	}}
+}
+
+// kwok plays the kubelet of the fake node. Without a node lease,
+// kube-controller-manager marks the node NotReady every minute and kwok's
+// pod-ready stage (which only matches Pending pods) never makes the pods
+// Ready again, hence --node-lease-duration-seconds.
+func kwok(l layout, p Ports) component {
+	return component{"kwok", []string{
+		"--kubeconfig=" + l.kubeconfig(),
+		"--config=" + l.kwokStages(),
+		"--manage-all-nodes=false",
+		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+		"--node-ip=127.0.0.1",
+		"--node-port=" + strconv.Itoa(p.Kwok),
+		"--server-address=" + addr(p.Kwok),
+		"--cidr=10.244.0.0/16",
+		"--node-lease-duration-seconds=40",
+	}}
+}
+
+// velaCore runs the KubeVela controller as a local process: no admission
+// webhooks (nothing could call back into a local process through a
+// Service), no leader election, and external CueX packages re-read when
+// they change (the addon registers its provider through one).
+func velaCore(p Ports) component {
+	return component{"vela-core", []string{
+		"--use-webhook=false",
+		"--enable-leader-election=false",
+		"--metrics-addr=0", // controller-runtime: "0" serves no metrics
+		"--health-addr=" + addr(p.VelaHealth),
+		"--enable-external-package-for-default-compiler=true",
+		"--enable-external-package-watch-for-default-compiler=true",
+	}}
+}
+
+// start launches c from binDir, detached, logging to logs/<name>.log.
+func (c component) start(l layout, binDir string) (Process, error) {
+	env := append(os.Environ(), "KUBECONFIG="+l.kubeconfig())
+	program := filepath.Join(binDir, c.name)
+	if _, err := os.Stat(program); err != nil {
+		return Process{}, fmt.Errorf("program of %s: %w", c.name, err)
+	}
+	return startDetached(c.name, l.logFile(c.name), env, program, c.args...)
+}

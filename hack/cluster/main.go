@@ -4,32 +4,40 @@
 //	go run ./hack/cluster up       start it, or reuse a healthy one
 //	go run ./hack/cluster down     stop exactly what up started, remove .cluster
 //	go run ./hack/cluster status   exit 0 when it is healthy
+//	go run ./hack/cluster adopt NAME PID
+//	                               make `down` stop a process someone else
+//	                               started for the cluster (the addon's provider)
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/istio-canary/istio-canary/test/cluster"
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: cluster up|down|status")
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: cluster up|down|status|adopt NAME PID")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1]); err != nil {
+	if err := run(ctx, os.Args[1], os.Args[2:]); err != nil {
 		fmt.Fprintln(os.Stderr, "cluster:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, command string) error {
+func run(ctx context.Context, command string, args []string) error {
+	if command != "adopt" && len(args) > 0 {
+		return fmt.Errorf("%s takes no arguments", command)
+	}
 	switch command {
 	case "up":
 		_, err := cluster.Up(ctx, cluster.Options{})
@@ -43,7 +51,16 @@ func run(ctx context.Context, command string) error {
 		}
 		fmt.Printf("healthy: kube-apiserver https://127.0.0.1:%d, vela-core %s; source %s\n", c.Ports.APIServer, c.KubeVelaVersion, c.EnvFile)
 		return nil
+	case "adopt":
+		if len(args) != 2 {
+			return errors.New("usage: cluster adopt NAME PID")
+		}
+		pid, err := strconv.Atoi(args[1])
+		if err != nil {
+			return fmt.Errorf("adopt: PID %q: %w", args[1], err)
+		}
+		return cluster.Adopt(cluster.Options{}, args[0], pid)
 	default:
-		return fmt.Errorf("unknown command %q (want up, down or status)", command)
+		return fmt.Errorf("unknown command %q (want up, down, status or adopt)", command)
 	}
 }

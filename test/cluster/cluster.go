@@ -167,6 +167,40 @@ func Down(opts Options) error {
 	return teardown(l, opts.Log)
 }
 
+// Adopt records a process that was started outside this package for the
+// cluster (e.g. the addon's provider, started by hack/addon.sh) so that Down
+// stops it too, by PID and start time like the cluster's own processes. A
+// process adopted under a name that is already recorded replaces it. Adopted
+// processes do not count for the cluster's health.
+func Adopt(opts Options, name string, pid int) error {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return err
+	}
+	l := layout{opts.Dir}
+	unlock, err := l.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	s, err := l.readState()
+	if err != nil {
+		return fmt.Errorf("no cluster in %s to adopt %s into: %w", l.dir, name, err)
+	}
+	startTime, err := processStartTime(pid)
+	if err != nil {
+		return fmt.Errorf("adopt %s: no process %d: %w", name, pid, err)
+	}
+	kept := s.Processes[:0]
+	for _, p := range s.Processes {
+		if !(p.Adopted && p.Name == name) {
+			kept = append(kept, p)
+		}
+	}
+	s.Processes = append(kept, Process{Name: name, PID: pid, StartTime: startTime, Adopted: true})
+	return l.writeState(s)
+}
+
 // Status reports whether the cluster in the state directory is healthy.
 func Status(ctx context.Context, opts Options) (*Cluster, error) {
 	opts, err := opts.withDefaults()

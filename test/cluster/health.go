@@ -119,7 +119,7 @@ func checkHealth(ctx context.Context, l layout, s state) error {
 		return errors.New("no processes recorded")
 	}
 	for _, p := range s.Processes {
-		if !p.isAlive() {
+		if !p.Adopted && !p.isAlive() {
 			return fmt.Errorf("%s (pid %d) is not running", p.Name, p.PID)
 		}
 	}

@@ -19,7 +19,10 @@ type Process struct {
 	Name      string `json:"name"`
 	PID       int    `json:"pid"`
 	StartTime uint64 `json:"startTime"` // field 22 of /proc/<pid>/stat, in clock ticks since boot
-	Log       string `json:"log"`
+	Log       string `json:"log,omitempty"`
+	// Adopted marks a process started by someone else for this cluster
+	// (see Adopt): stopped with the cluster, but not part of its health.
+	Adopted bool `json:"adopted,omitempty"`
 }
 
 // startDetached starts a program in its own session (setsid), so it outlives

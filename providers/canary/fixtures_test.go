@@ -227,11 +227,13 @@ func destinationRule(subsets ...string) *networkingv1.DestinationRule {
 	return dr
 }
 
-// fixture is a pair of fake clientsets loaded with objects.
+// fixture is a pair of fake clientsets loaded with objects, recording the
+// calls made through either in one log, in order.
 type fixture struct {
 	Clients
 	kube  *k8sfake.Clientset
 	istio *istiofake.Clientset
+	log   *[]string
 }
 
 func newFixture(t testing.TB, objs ...runtime.Object) fixture {
@@ -245,28 +247,42 @@ func newFixture(t testing.TB, objs ...runtime.Object) fixture {
 			kubeObjs = append(kubeObjs, o)
 		}
 	}
-	f := fixture{kube: k8sfake.NewSimpleClientset(kubeObjs...), istio: istiofake.NewSimpleClientset(istioObjs...)}
+	f := fixture{kube: k8sfake.NewSimpleClientset(kubeObjs...), istio: istiofake.NewSimpleClientset(istioObjs...), log: &[]string{}}
 	f.Clients = Clients{Kube: f.kube, Istio: f.istio}
+	record := func(a k8stesting.Action) (bool, runtime.Object, error) {
+		*f.log = append(*f.log, describe(a))
+		return false, nil, nil
+	}
+	f.kube.PrependReactor("*", "*", record)
+	f.istio.PrependReactor("*", "*", record)
 	return f
 }
 
-// actions lists the calls made through both clientsets, e.g.
-// "get deployments default/reviews-v2" or "list deployments default app.oam.dev/...".
-func (f fixture) actions() []string {
-	var out []string
-	for _, a := range append(f.kube.Actions(), f.istio.Actions()...) {
-		s := fmt.Sprintf("%s %s %s", a.GetVerb(), a.GetResource().Resource, a.GetNamespace())
-		switch a := a.(type) {
-		case k8stesting.GetAction:
-			s += "/" + a.GetName()
-		case k8stesting.PatchAction:
-			s += "/" + a.GetName()
-		case k8stesting.ListAction:
-			s += " " + a.GetListRestrictions().Labels.String()
+// describe names a call, e.g. "get deployments default/reviews-v2" or
+// "list deployments default app.oam.dev/component=reviews,...".
+func describe(a k8stesting.Action) string {
+	s := fmt.Sprintf("%s %s %s", a.GetVerb(), a.GetResource().Resource, a.GetNamespace())
+	switch a := a.(type) {
+	case k8stesting.GetAction:
+		s += "/" + a.GetName()
+	case k8stesting.PatchAction:
+		s += "/" + a.GetName()
+	case k8stesting.CreateAction:
+		if o, ok := a.GetObject().(interface{ GetName() string }); ok {
+			s += "/" + o.GetName()
 		}
-		out = append(out, s)
+	case k8stesting.ListAction:
+		s += " " + a.GetListRestrictions().Labels.String()
 	}
-	return out
+	return s
+}
+
+// actions lists the calls made through both clientsets, in order.
+func (f fixture) actions() []string {
+	if len(*f.log) == 0 {
+		return nil
+	}
+	return append([]string{}, *f.log...)
 }
 
 // requireReadOnly fails unless every call was a get or a list.

@@ -47,6 +47,10 @@ func (cl Clients) Plan(ctx context.Context, in *PlanParams) (*PlanResult, error)
 	case ActionRollout:
 		d, err = s.rollout()
 	case ActionRollback:
+		if in.Rollout.TargetSize < 1 {
+			err = inputErrorf("component %s: rollout.targetSize is %d; it must be at least 1", in.Component, in.Rollout.TargetSize)
+			break
+		}
 		d = s.rollback()
 	default:
 		err = inputErrorf("action: %q is not one of rollout, rollback", in.Action)

@@ -22,5 +22,10 @@ func (f typed[In, Out]) call(ctx context.Context, body []byte) (any, error) {
 	if err := json.Unmarshal(body, in); err != nil {
 		return nil, inputError{fmt.Errorf("decode $params: %w", err)}
 	}
-	return f(ctx, in)
+	out, err := f(ctx, in)
+	if err == nil && out == nil {
+		// vela can only fill $returns from a JSON object.
+		return struct{}{}, nil
+	}
+	return out, err
 }

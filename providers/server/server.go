@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,8 +39,9 @@ type Options struct {
 
 // Server routes provider calls to functions.
 type Server struct {
-	opts    Options
-	mux     *http.ServeMux
+	opts      Options
+	mux       *http.ServeMux
+	functions []string
 	calls   *prometheus.CounterVec
 	latency *prometheus.HistogramVec
 }
@@ -78,6 +80,11 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	s.mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+	// A step calling a function this provider lacks still gets a JSON object.
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.calls.WithLabelValues("unknown", "err").Inc()
+		writeJSON(w, failure("err", fmt.Sprintf("unknown function %q; this provider serves: %s", strings.TrimPrefix(r.URL.Path, "/"), strings.Join(s.functions, ", "))))
+	})
 	if opts.Gatherer != nil {
 		s.mux.Handle("/metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
 	}
@@ -95,6 +102,7 @@ type credentials struct {
 // Register serves fn at POST /<name>: $params decode into In, Out encodes
 // as $returns.
 func Register[In, Out any](s *Server, name string, fn func(context.Context, *In) (*Out, error)) {
+	s.functions = append(s.functions, name)
 	s.mux.HandleFunc("/"+name, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		outcome, reply := s.call(r, name, typed[In, Out](fn))

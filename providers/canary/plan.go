@@ -212,11 +212,13 @@ func (s *state) result(d *decision) (*PlanResult, error) {
 		Workload: d.target.manifest(ns, d.replicas),
 		Patch: &WorkloadPatch{
 			Name:        d.target.Name,
-			Labels:      d.target.Labels,
+			Labels:      orEmpty(d.target.Labels),
 			Annotations: ownerAnnotations(d.target.Annotations),
 			Replicas:    d.replicas,
-			Selector:    d.target.Selector,
-			Template:    d.target.Template,
+			Selector:    orEmptyMap(d.target.Selector),
+			Template:    orEmptyMap(d.target.Template),
+			HTTP:        []any{},
+			Subsets:     []any{},
 		},
 	}
 	if s.stable != nil {
@@ -310,4 +312,18 @@ func (s *state) message(d *decision, ready bool) string {
 		msg += "; traffic " + strings.Join(w, ", ")
 	}
 	return msg
+}
+
+func orEmpty(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+func orEmptyMap(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
 }

@@ -68,15 +68,17 @@ type TrafficSpec struct {
 // workload when it applies the component.
 type WorkloadPatch struct {
 	Name        string            `json:"name"`
-	Labels      map[string]string `json:"labels,omitempty"`
-	Annotations map[string]string `json:"annotations,omitempty"`
+	// Every field is always present (empty, not absent): the step refers to
+	// them without conditionals, which vela could not re-export.
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
 	Replicas    int               `json:"replicas"`
-	Selector    map[string]any    `json:"selector,omitempty"`
-	Template    map[string]any    `json:"template,omitempty"`
+	Selector    map[string]any    `json:"selector"`
+	Template    map[string]any    `json:"template"`
 	// HTTP and Subsets replace the VirtualService routes and DestinationRule
-	// subsets that canary-traffic renders; absent without canary-traffic.
-	HTTP    []any `json:"http,omitempty"`
-	Subsets []any `json:"subsets,omitempty"`
+	// subsets that canary-traffic renders; empty without canary-traffic.
+	HTTP    []any `json:"http"`
+	Subsets []any `json:"subsets"`
 }
 
 // Retire asks the step to scale the version being phased out.

@@ -69,8 +69,8 @@ func checkPlan(t *testing.T, got PlanResult, want wantPlan) {
 	require.Equal(t, ver, w.Spec.Template.Labels[PodLabelVersion])
 
 	if want.patchHTTP == nil {
-		require.Nil(t, got.Patch.HTTP, "patch.http without canary-traffic")
-		require.Nil(t, got.Patch.Subsets, "patch.subsets without canary-traffic")
+		require.Empty(t, got.Patch.HTTP, "patch.http without canary-traffic")
+		require.Empty(t, got.Patch.Subsets, "patch.subsets without canary-traffic")
 	} else {
 		http := decodeHTTP(t, got.Patch.HTTP)
 		require.NotEmpty(t, http)
@@ -680,6 +680,18 @@ func TestPlanWithoutTraffic(t *testing.T) {
 			checkPlan(t, plan(t, f, p(t)), tt.want)
 		})
 	}
+
+	t.Run("every patch field is present, empty rather than absent", func(t *testing.T) {
+		// The step refers to the patch fields without conditionals.
+		f := newFixture(t, deployment("v1", 2, 2))
+		_, ctx := ktesting.NewTestContext(t)
+		res, err := f.Plan(ctx, p(t))
+		require.NoError(t, err)
+		patch := throughJSON[map[string]any](t, res)["patch"].(map[string]any)
+		require.Equal(t, []string{"annotations", "http", "labels", "name", "replicas", "selector", "subsets", "template"}, sortedKeys(patch))
+		require.Equal(t, []any{}, patch["http"])
+		require.Equal(t, []any{}, patch["subsets"])
+	})
 }
 
 // TestPlanTrafficFromLiveVirtualService: without the canary-traffic trait in

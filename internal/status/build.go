@@ -1,0 +1,185 @@
+package status
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Labels vela stamps on what it renders, and the pod label that names a version.
+const (
+	LabelAppName     = "app.oam.dev/name"
+	LabelComponent   = "app.oam.dev/component"
+	LabelAppRevision = "app.oam.dev/appRevision"
+	LabelVersion     = "version"
+	// AnnotationVersion is written by the rollout trait on the Deployment.
+	AnnotationVersion = "canary.oam.dev/version"
+)
+
+// Snapshot is the raw state the view is built from.
+type Snapshot struct {
+	Namespace string
+	Name      string
+	// App is the Application, nil when it does not exist.
+	App *unstructured.Unstructured
+	// Deployments labelled app.oam.dev/name=<Name> in Namespace.
+	Deployments []*appsv1.Deployment
+	// VirtualServices in Namespace (any API version).
+	VirtualServices []VirtualService
+}
+
+// VirtualService is the part of an Istio VirtualService the view needs.
+type VirtualService struct {
+	Name        string
+	Annotations map[string]string
+	Routes      []Route
+}
+
+// NewVirtualService extracts name, annotations and spec.http[0].route of a VirtualService.
+// A single destination without weight gets 100.
+func NewVirtualService(name string, annotations map[string]string, spec *networkingv1alpha3.VirtualService) VirtualService {
+	vs := VirtualService{Name: name, Annotations: annotations}
+	if spec == nil || len(spec.GetHttp()) == 0 {
+		return vs
+	}
+	dests := spec.GetHttp()[0].GetRoute()
+	for _, d := range dests {
+		r := Route{Subset: d.GetDestination().GetSubset(), Weight: d.GetWeight()}
+		if len(dests) == 1 && r.Weight == 0 {
+			r.Weight = 100
+		}
+		vs.Routes = append(vs.Routes, r)
+	}
+	return vs
+}
+
+// Build turns a snapshot into a view.
+func Build(s Snapshot) (View, error) {
+	v := View{App: s.Name, Namespace: s.Namespace, Workflow: Workflow{Current: -1}}
+	if s.App == nil {
+		v.Next = Action{Kind: ActionNone, Text: fmt.Sprintf("application %s not found in namespace %s", s.Name, s.Namespace)}
+		return v, nil
+	}
+	app, err := decodeApplication(s.App)
+	if err != nil {
+		return v, err
+	}
+	v.Found = true
+	v.Phase = app.Status.Phase
+	v.LatestRevision = app.latestRevision()
+	v.Workflow = app.workflow()
+
+	byComponent := map[string][]*appsv1.Deployment{}
+	for _, d := range s.Deployments {
+		if d.Labels[LabelAppName] != s.Name {
+			continue
+		}
+		c := d.Labels[LabelComponent]
+		byComponent[c] = append(byComponent[c], d)
+	}
+	vsByName := map[string]*VirtualService{}
+	for i := range s.VirtualServices {
+		vsByName[s.VirtualServices[i].Name] = &s.VirtualServices[i]
+	}
+	for _, comp := range app.Spec.Components {
+		deps := byComponent[comp.Name]
+		sort.Slice(deps, func(i, j int) bool { return deps[i].Name < deps[j].Name })
+		canaried := false
+		for _, t := range comp.Traits {
+			canaried = canaried || t.Type == RolloutTrait
+		}
+		if canaried {
+			v.Canaried = append(v.Canaried, buildComponent(comp.Name, deps, vsByName[comp.Name], v.LatestRevision))
+			continue
+		}
+		p := Plain{Name: comp.Name}
+		for _, d := range deps {
+			p.Deployments = append(p.Deployments, d.Name)
+			p.Ready += d.Status.ReadyReplicas
+			p.Desired += desired(d)
+		}
+		v.Others = append(v.Others, p)
+	}
+	v.Next = NextAction(&v)
+	return v, nil
+}
+
+func buildComponent(name string, deps []*appsv1.Deployment, vs *VirtualService, latestRevision string) Component {
+	c := Component{Name: name}
+	weights := map[string]int32{}
+	var annotations map[string]string
+	if vs != nil {
+		c.VirtualService, c.Routes, annotations = vs.Name, vs.Routes, vs.Annotations
+		c.Phase = annotations[AnnotationPhase]
+		for _, r := range vs.Routes {
+			weights[r.Subset] += r.Weight
+		}
+	}
+	byVersion := map[string]*Version{}
+	var cands []Candidate
+	for _, d := range deps {
+		ver := versionOf(name, d)
+		if v, ok := byVersion[ver]; ok { // two Deployments of one version: add them up
+			v.Ready += d.Status.ReadyReplicas
+			v.Desired += desired(d)
+			continue
+		}
+		byVersion[ver] = &Version{Name: ver, Deployment: d.Name, Ready: d.Status.ReadyReplicas, Desired: desired(d), Weight: weights[ver]}
+		cands = append(cands, Candidate{Version: ver, AppRevision: d.Labels[LabelAppRevision], Created: d.CreationTimestamp.Time, Weight: weights[ver]})
+	}
+	roles := DecideRoles(annotations, cands, latestRevision)
+	c.Stable, c.Canary, c.RoleSource = roles.Stable, roles.Canary, roles.Source
+	for _, ver := range []string{roles.Stable, roles.Canary} {
+		if _, ok := byVersion[ver]; !ok && ver != "" {
+			byVersion[ver] = &Version{Name: ver, Weight: weights[ver]}
+		}
+	}
+	for _, r := range c.Routes {
+		if _, ok := byVersion[r.Subset]; !ok && r.Subset != "" {
+			byVersion[r.Subset] = &Version{Name: r.Subset, Weight: weights[r.Subset]}
+		}
+	}
+	for _, v := range byVersion {
+		switch v.Name {
+		case roles.Stable:
+			v.Role = RoleStable
+		case roles.Canary:
+			v.Role = RoleCanary
+		default:
+			v.Role = RoleOther
+		}
+		c.Versions = append(c.Versions, *v)
+	}
+	rank := map[Role]int{RoleStable: 0, RoleCanary: 1, RoleOther: 2}
+	sort.Slice(c.Versions, func(i, j int) bool {
+		a, b := c.Versions[i], c.Versions[j]
+		if rank[a.Role] != rank[b.Role] {
+			return rank[a.Role] < rank[b.Role]
+		}
+		return a.Name < b.Name
+	})
+	return c
+}
+
+// versionOf is the pod template label version, else the rollout trait's annotation,
+// else the Deployment name without the "<component>-" prefix.
+func versionOf(component string, d *appsv1.Deployment) string {
+	if v := d.Spec.Template.Labels[LabelVersion]; v != "" {
+		return v
+	}
+	if v := d.Annotations[AnnotationVersion]; v != "" {
+		return v
+	}
+	return strings.TrimPrefix(d.Name, component+"-")
+}
+
+func desired(d *appsv1.Deployment) int32 {
+	if d.Spec.Replicas == nil {
+		return 1
+	}
+	return *d.Spec.Replicas
+}

@@ -1,0 +1,56 @@
+package status
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestNextAction(t *testing.T) {
+	reviews := func(ready, desired int32) []Component {
+		return []Component{{Name: "reviews", Stable: "v1", Canary: "v2", Versions: []Version{
+			{Name: "v1", Role: RoleStable, Deployment: "reviews-v1", Ready: 1, Desired: 1, Weight: 50},
+			{Name: "v2", Role: RoleCanary, Deployment: "reviews-v2", Ready: ready, Desired: desired, Weight: 50},
+		}}}
+	}
+	cases := []struct {
+		name string
+		view View
+		want Action
+	}{
+		{"not found", View{App: "book-info", Namespace: "default"},
+			Action{ActionNone, "application book-info not found in namespace default"}},
+		{"suspended in another namespace names it", View{App: "shop", Namespace: "team-a", Found: true, Phase: AppWorkflowSuspending,
+			Workflow: Workflow{Phase: "suspending", Suspended: true, Current: 0, Steps: []Step{{Name: "approve", Type: "suspend", Phase: "suspending"}}}},
+			Action{ActionSuspended, "suspended at step approve: run `vela workflow resume shop -n team-a` to continue, or apply a canary-rollback workflow to roll back"}},
+		{"terminated by hand", View{App: "a", Namespace: "default", Found: true, Phase: AppWorkflowTerminated,
+			Workflow: Workflow{Phase: "terminated", Terminated: true, Current: 0, Steps: []Step{{Name: "s", Phase: "failed", Reason: "Terminate"}}}},
+			Action{ActionTerminated, "terminated at step s: run `vela workflow restart a` to run the workflow again, or apply a canary-rollback workflow to roll back"}},
+		{"failed and suspended (suspend on failure)", View{App: "a", Namespace: "default", Found: true, Phase: AppWorkflowSuspending,
+			Workflow: Workflow{Phase: "suspending", Suspended: true, Current: 0, Steps: []Step{{Name: "s", Phase: "failed", Reason: "FailedAfterRetries", Message: "boom"}}}},
+			Action{ActionFailed, "failed at step s: boom; the workflow is suspended: fix the cause and run `vela workflow resume a` to retry, or apply a canary-rollback workflow to roll back"}},
+		{"failed, vela retries", View{App: "a", Namespace: "default", Found: true, Phase: AppRunningWorkflow,
+			Workflow: Workflow{Phase: "executing", Current: 0, Steps: []Step{{Name: "s", Phase: "failed", Reason: "Execute"}}}},
+			Action{ActionFailed, "step s failed, vela retries it: Execute; fix the cause, or apply a canary-rollback workflow to roll back"}},
+		{"running and all ready shows the step", View{App: "a", Namespace: "default", Found: true, Phase: AppRunningWorkflow, Canaried: reviews(2, 2),
+			Workflow: Workflow{Phase: "executing", Current: 0, Steps: []Step{{Name: "s", Type: "canary-rollout", Phase: "running", Message: "shifting"}}}},
+			Action{ActionRollingOut, "rolling out: step s (canary-rollout) is running: shifting"}},
+		{"rolling back waits for instances", View{App: "a", Namespace: "default", Found: true, Phase: AppRunningWorkflow, Canaried: reviews(0, 1),
+			Workflow: Workflow{Phase: "executing", Current: 0, Steps: []Step{{Name: "rb", Type: "canary-rollback", Phase: "running"}}}},
+			Action{ActionRollingOut, "rolling back: waiting for reviews-v2 (0/1 ready)"}},
+		{"workflow done but not ready", View{App: "a", Namespace: "default", Found: true, Phase: AppUnhealthy, Canaried: reviews(1, 2),
+			Workflow: Workflow{Phase: "succeeded", Finished: true, Current: -1}},
+			Action{ActionUnhealthy, "workflow done, but waiting for reviews-v2 (1/2 ready)"}},
+		{"other component not ready", View{App: "a", Namespace: "default", Found: true, Phase: AppRunning, Canaried: reviews(2, 2),
+			Others:   []Plain{{Name: "ratings", Deployments: []string{"ratings"}, Ready: 0, Desired: 1}},
+			Workflow: Workflow{Phase: "succeeded", Finished: true, Current: -1}},
+			Action{ActionUnhealthy, "workflow done, but waiting for ratings (0/1 ready)"}},
+		{"no workflow yet", View{App: "a", Namespace: "default", Found: true, Phase: "rendering", Workflow: Workflow{Current: -1}},
+			Action{ActionWaiting, "waiting for the workflow to start (application rendering)"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, NextAction(&tc.view))
+		})
+	}
+}

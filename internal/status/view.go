@@ -1,0 +1,153 @@
+// Package status builds and renders the state of a KubeVela Application whose
+// workflow canaries components with Istio traffic splitting.
+//
+// The flow is: collect objects (Snapshot, from clients or informer caches) ->
+// Build a plain View -> Render it as text. Nothing here keeps global state.
+package status
+
+// Role of a version inside a canaried component.
+type Role string
+
+// Roles of versions.
+const (
+	RoleStable Role = "stable"
+	RoleCanary Role = "canary"
+	RoleOther  Role = "other"
+)
+
+// ActionKind classifies the next action for the human.
+type ActionKind string
+
+// Kinds of next actions.
+const (
+	ActionNone       ActionKind = "none"        // the application does not exist (yet)
+	ActionWaiting    ActionKind = "waiting"     // the workflow has not started or reported yet
+	ActionRollingOut ActionKind = "rolling-out" // a step is running, nothing to do but wait
+	ActionSuspended  ActionKind = "suspended"   // the workflow waits for `vela workflow resume`
+	ActionFailed     ActionKind = "failed"      // a step failed; the human must fix or roll back
+	ActionTerminated ActionKind = "terminated"  // the workflow was terminated by hand
+	ActionUnhealthy  ActionKind = "unhealthy"   // workflow done but some instances are not ready
+	ActionDone       ActionKind = "done"        // workflow finished and everything is ready
+)
+
+// View is everything the status command shows, as plain data.
+type View struct {
+	App       string
+	Namespace string
+	// Found is false when the Application does not exist.
+	Found bool
+	// Phase is the Application's status.status (running, workflowSuspending, ...).
+	Phase string
+	// LatestRevision is status.latestRevision.name.
+	LatestRevision string
+	Workflow       Workflow
+	// Canaried lists the components with a trait of type rollout, in spec order.
+	Canaried []Component
+	// Others lists the remaining components, in spec order.
+	Others []Plain
+	Next   Action
+}
+
+// Workflow is the Application's status.workflow plus the planned steps.
+type Workflow struct {
+	// Phase is status.workflow.status (executing, suspending, succeeded, failed, terminated).
+	Phase      string
+	Message    string
+	Suspended  bool
+	Terminated bool
+	Finished   bool
+	// Steps lists the steps in spec order when the Application names them (those not
+	// started yet have phase pending), else the steps in status.workflow.steps.
+	Steps []Step
+	// Current indexes Steps: the step running now (first step that has not succeeded
+	// or been skipped), else the last step. -1 when there are no steps.
+	Current int
+}
+
+// Step is one workflow step.
+type Step struct {
+	Name    string
+	Type    string
+	Phase   string
+	Message string
+	Reason  string
+}
+
+// Component is a canaried component: its versions and traffic split.
+type Component struct {
+	Name string
+	// Phase is the VirtualService annotation canary.oam.dev/phase, if any.
+	Phase string
+	// Stable and Canary are version names ("" when there is none).
+	Stable string
+	Canary string
+	// RoleSource says how the roles were decided: annotations, single, appRevision, traffic.
+	RoleSource string
+	// Versions: stable first, then canary, then any others by name.
+	Versions []Version
+	// VirtualService is the name of the VirtualService read ("" when there is none).
+	VirtualService string
+	// Routes is spec.http[0].route of the VirtualService, in order.
+	Routes []Route
+}
+
+// Version is one version of a canaried component.
+type Version struct {
+	Name string
+	Role Role
+	// Deployment is the Deployment's name ("" when no Deployment of this version exists).
+	Deployment string
+	Ready      int32
+	Desired    int32
+	// Weight is the percentage of traffic the VirtualService sends to this version.
+	Weight int32
+}
+
+// Route is one weighted destination of the VirtualService.
+type Route struct {
+	// Subset is destination.subset ("" when the route has no subset).
+	Subset string
+	Weight int32
+}
+
+// Plain is a component that is not canaried.
+type Plain struct {
+	Name        string
+	Deployments []string
+	Ready       int32
+	Desired     int32
+}
+
+// Action is the next action for the human.
+type Action struct {
+	Kind ActionKind
+	Text string
+}
+
+// Component returns the canaried component with the given name, or nil.
+func (v *View) Component(name string) *Component {
+	for i := range v.Canaried {
+		if v.Canaried[i].Name == name {
+			return &v.Canaried[i]
+		}
+	}
+	return nil
+}
+
+// CurrentStep returns the step running now, or nil.
+func (w *Workflow) CurrentStep() *Step {
+	if w.Current < 0 || w.Current >= len(w.Steps) {
+		return nil
+	}
+	return &w.Steps[w.Current]
+}
+
+// Version returns the version with the given name, or nil.
+func (c *Component) Version(name string) *Version {
+	for i := range c.Versions {
+		if c.Versions[i].Name == name {
+			return &c.Versions[i]
+		}
+	}
+	return nil
+}

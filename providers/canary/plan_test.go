@@ -236,6 +236,22 @@ func TestPlanSeedRollout(t *testing.T) {
 			want:   step1Ready,
 		},
 		{
+			name:   "step 1, DestinationRule has another subset than the canary's",
+			params: step1,
+			live:   []runtime.Object{deployment("v1", 1, 1), deployment("v2", 1, 1), virtualService(r("v1", 90), r("v2", 10)), destinationRule("v0", "v1")},
+			want: func() wantPlan {
+				w := step1Ready
+				w.patchSubsets = []string{"v0", "v1", "v2"} // the patch keeps live subsets
+				return w
+			}(),
+		},
+		{
+			name:   "step 1, VirtualService weights differ",
+			params: step1,
+			live:   []runtime.Object{deployment("v1", 1, 1), deployment("v2", 1, 1), virtualService(r("v1", 50), r("v2", 50)), destinationRule("v1", "v2")},
+			want:   step1Ready,
+		},
+		{
 			name:   "step 1 done",
 			params: step1,
 			live:   []runtime.Object{deployment("v1", 1, 1), deployment("v2", 1, 1), virtualService(r("v1", 90), r("v2", 10)), destinationRule("v1", "v2")},
@@ -772,6 +788,7 @@ func TestPlanPicksStable(t *testing.T) {
 		{"most traffic wins over most ready", []runtime.Object{v0(), deployment("v1", 2, 2), deployment("v2", 1, 1), virtualService(r("v1", 100)), destinationRule("v1")}, "v1"},
 		{"without routes, most ready", []runtime.Object{v0(), deployment("v1", 2, 2), deployment("v2", 1, 1)}, "v0"},
 		{"the rendered version is never stable", []runtime.Object{deployment("v1", 1, 1), deployment("v2", 2, 2), virtualService(r("v2", 100)), destinationRule("v2")}, "v1"},
+		{"equal traffic and readiness: the first name", []runtime.Object{deployment("v1", 1, 1), deployment("v0", 1, 1), deployment("v2", 1, 1)}, "v0"},
 		{"a Deployment being deleted is not a version", []runtime.Object{deployment("v0", 2, 2, deleting), deployment("v1", 2, 2), deployment("v2", 1, 1)}, "v1"},
 		{"a Deployment without a version label is not a version", []runtime.Object{deployment("v0", 5, 5, unversioned), deployment("v1", 2, 2), deployment("v2", 1, 1)}, "v1"},
 		{"another component's Deployment is not a version", []runtime.Object{deployment("v0", 5, 5, deploymentOf(testApp, "ratings")), deployment("v1", 2, 2), deployment("v2", 1, 1)}, "v1"},
@@ -815,3 +832,21 @@ func deleting(d *appsv1.Deployment) {
 
 // unversioned: the Deployment's pods have no version label.
 func unversioned(d *appsv1.Deployment) { delete(d.Spec.Template.Labels, PodLabelVersion) }
+
+// TestPlanRoutesWithoutPort: without canary-traffic's port and without a
+// port on the live routes, destinations carry no port (Istio picks the
+// Service's only one).
+func TestPlanRoutesWithoutPort(t *testing.T) {
+	vs := virtualService(r("v1", 100))
+	vs.Spec.Http[0].Route[0].Destination.Port = nil
+	f := newFixture(t, deployment("v1", 2, 2), deployment("v2", 1, 1), vs, destinationRule("v1"))
+	p := planStep(t, ptr(0), wt("reviews-v1", 90), wt("reviews-v2", 10))
+	p.Traffic = nil
+	got := plan(t, f, p)
+	planned := decodeVS(t, got.VirtualService)
+	require.Len(t, planned.spec.Http[0].Route, 2)
+	for _, rd := range planned.spec.Http[0].Route {
+		require.Nil(t, rd.Destination.Port, "subset %s", rd.Destination.Subset)
+		require.Equal(t, testComp, rd.Destination.Host)
+	}
+}

@@ -42,7 +42,7 @@ func TestGolden(t *testing.T) {
 	}{
 		{
 			state: "no-rollout", next: ActionDone, nextText: "done: reviews serves v1 (100% of traffic)",
-			stable: "v1",
+			stable:   "v1",
 			versions: []versionWant{{"v1", RoleStable, 2, 2, 100, "reviews-v1"}},
 		},
 		{

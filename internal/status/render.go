@@ -133,6 +133,7 @@ func trafficBar(p painter, c Component, width int) string {
 	return bar.String() + legend.String()
 }
 
+// renderSteps lists the steps; the current step's message is on the Step: line.
 func renderSteps(b *strings.Builder, p painter, w Workflow) {
 	title := "Workflow"
 	if w.Phase != "" {
@@ -142,7 +143,7 @@ func renderSteps(b *strings.Builder, p painter, w Workflow) {
 	var rows [][]cell
 	for _, s := range w.Steps {
 		st := stepStyle(s.Phase)
-		rows = append(rows, []cell{{stepIcon(s.Phase), st}, {s.Name, plain}, {orDash(s.Type), plain}, {s.Phase, st}, {s.Message, plain}})
+		rows = append(rows, []cell{{stepIcon(s.Phase) + " " + s.Name, st}, {orDash(s.Type), plain}, {s.Phase, st}})
 	}
 	p.table(b, "  ", rows)
 }

@@ -94,3 +94,36 @@ func TestWatchApplicationAPIMissing(t *testing.T) {
 	assert.True(t, apierrors.IsNotFound(err), "%v", err)
 	assert.Contains(t, err.Error(), "list applications in default")
 }
+
+func TestWatchApplicationCreatedLater(t *testing.T) {
+	f := loadFixtures(t, "no-rollout")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	views := make(chan View, 16)
+	go func() {
+		_ = Watch(ctx, f.Clients, "default", "shop", 10*time.Millisecond, func(v View, err error) {
+			assert.NoError(t, err)
+			views <- v
+		})
+	}()
+	v := <-views
+	assert.False(t, v.Found)
+	assert.Equal(t, ActionNone, v.Next.Kind)
+
+	app := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "core.oam.dev/v1beta1", "kind": "Application",
+		"metadata": map[string]any{"name": "shop", "namespace": "default"},
+		"spec":     map[string]any{"components": []any{map[string]any{"name": "web", "type": "webservice"}}},
+	}}
+	_, err := f.dyn.Resource(ApplicationGVR).Namespace("default").Create(ctx, app, metav1.CreateOptions{})
+	require.NoError(t, err)
+	select {
+	case v = <-views:
+	case <-ctx.Done():
+		t.Fatal("no view after the Application was created")
+	}
+	assert.True(t, v.Found)
+	assert.Equal(t, ActionWaiting, v.Next.Kind)
+	require.Len(t, v.Others, 1)
+	assert.Equal(t, "web", v.Others[0].Name)
+}

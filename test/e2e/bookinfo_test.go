@@ -137,12 +137,25 @@ func (e *env) checkStateKeep(want map[string]int) {
 	})
 }
 
-func (e *env) generations(names []string) map[string]int64 {
-	out := map[string]int64{}
+// generations identifies the running pods of each component: a component
+// that was restarted or rolled gets new pods. (vela's re-dispatch under a
+// new Application revision may bump a Deployment's metadata.generation
+// without changing its pods; that is not a touch that users see.)
+func (e *env) generations(names []string) map[string]string {
+	out := map[string]string{}
 	for _, n := range names {
-		d, err := e.kube.AppsV1().Deployments(ns).Get(context.Background(), n, metav1.GetOptions{})
+		pods, err := e.kube.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app.oam.dev/component=" + n})
 		require.NoError(e.t, err)
-		out[n] = d.Generation
+		var ids []string
+		for _, p := range pods.Items {
+			ready := false
+			for _, c := range p.Status.Conditions {
+				ready = ready || (c.Type == "Ready" && c.Status == "True")
+			}
+			ids = append(ids, fmt.Sprintf("%s/%s ready=%v", p.Name, p.UID, ready))
+		}
+		sort.Strings(ids)
+		out[n] = fmt.Sprint(ids)
 	}
 	return out
 }

@@ -34,8 +34,18 @@ cluster-status: ## Tell whether the local cluster is healthy.
 	$(GO) run ./hack/cluster status
 
 ##@ Addon
-# Reserved for the addon targets: addon-up, addon-down, demo, def-check.
-# (Add them here; cluster-up is their prerequisite.)
+
+.PHONY: addon-up
+addon-up: cluster-up ## Build the provider, run it on 127.0.0.1 and enable the addon from the working tree.
+	hack/addon.sh up
+
+.PHONY: addon-down
+addon-down: ## Disable the addon and stop the local provider.
+	hack/addon.sh down
+
+.PHONY: def-check
+def-check: ## cue fmt and vela def vet every definition.
+	hack/def-check.sh
 
 ##@ Tests
 

@@ -190,3 +190,7 @@ func TestDefinitionsLoad(t *testing.T) {
 		}
 	}
 }
+
+func parseCUE(src string) (*ast.File, error) {
+	return parser.ParseFile("test.cue", src, parser.ParseComments)
+}

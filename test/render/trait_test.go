@@ -152,12 +152,10 @@ func renderTrait(def *definition, properties map[string]any, c *component) (*tra
 		if err != nil {
 			return nil, err
 		}
-		// vela unifies the patch into the workload (sets.StrategyUnify, after
-		// opening the workload's lists); a plain unification is the same for
-		// patches without lists or +patchStrategy comments, which is what the
-		// traits here patch. Conflicting values fail, as in vela.
-		patched := val.Context().CompileBytes(wb).Unify(patcher)
-		if err := patched.Err(); err != nil {
+		// vela unifies the patch into the workload with its strategic unify
+		// (see strategyUnify): conflicting values fail.
+		patched, err := strategyUnify(cuecontext.New().CompileBytes(wb), patcher)
+		if err != nil {
 			return nil, fmt.Errorf("invalid patch trait %s into workload: %w", def.Name, err)
 		}
 		obj, err := compileObject(patched)

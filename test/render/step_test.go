@@ -248,8 +248,7 @@ func runStep(t *testing.T, def *definition, properties, ctx map[string]any, fake
 		if p := paramsVal.LookupPath(cue.ParsePath("patch")); p.Exists() {
 			c.Patch = cueSyntax(t, p)
 		}
-		if prd == "istio-canary" {
-			// The provider decodes $params strictly into its Go types.
+		if prd == "istio-canary" && providerDecodesStrictly {
 			if bad := nonIntegerNumber(pb); bad != "" {
 				c.Returns = map[string]any{"err": "decode $params: json: cannot unmarshal number " + bad + " into Go value of type int"}
 				run.Calls = append(run.Calls, c)
@@ -324,6 +323,13 @@ func fillReturns(t *testing.T, call cue.Value, key string, returns map[string]an
 	require.NoError(t, v.Err())
 	return call.FillPath(cue.ParsePath("$returns"), v)
 }
+
+// providerDecodesStrictly mirrors providers/server: it decodes $params with
+// encoding/json straight into its Go types, so a number CUE writes as 1E+1
+// does not fit an int field and the call answers {"err": "decode $params:
+// ..."}. Set it to false once the server decodes such numbers (and drop the
+// knownBug of canary-rollout/ten-instance-batches).
+const providerDecodesStrictly = true
 
 // nonIntegerNumber returns the first number in the JSON that Go's
 // encoding/json will not decode into an int (1E+1, 2.0), or "". The

@@ -145,7 +145,7 @@ func (s *state) rollout() (*decision, error) {
 		d.replicas = in.Rollout.TargetSize
 		d.dests = []destination{{Version: s.rendered.Version, Weight: 100}}
 		if len(in.WeightedTargets) > 0 {
-			if _, _, err := resolveWeights(in.Component, in.Components, "", s.rendered.Version, in.WeightedTargets); err != nil {
+			if _, _, _, err := resolveWeights(in.Component, in.Components, "", s.rendered.Version, in.WeightedTargets); err != nil {
 				return nil, err
 			}
 		}
@@ -158,8 +158,12 @@ func (s *state) rollout() (*decision, error) {
 	canaryW := (100*n + in.Rollout.TargetSize/2) / in.Rollout.TargetSize
 	stableW := 100 - canaryW
 	if len(in.WeightedTargets) > 0 {
-		if stableW, canaryW, err = resolveWeights(in.Component, in.Components, s.stable.Version, s.rendered.Version, in.WeightedTargets); err != nil {
+		sw, cw, matched, err := resolveWeights(in.Component, in.Components, s.stable.Version, s.rendered.Version, in.WeightedTargets)
+		if err != nil {
 			return nil, err
+		}
+		if matched {
+			stableW, canaryW = sw, cw
 		}
 	}
 	if stableW > 0 && stableN == 0 {
@@ -174,7 +178,9 @@ func (s *state) rollout() (*decision, error) {
 	if stableN == 0 && canaryW == 100 {
 		d.phase = PhaseCompleted
 	}
-	d.routeReady = s.canaryLive().readyAt(n)
+	// Never move weight onto a stable version without a ready instance;
+	// moving weight off it is always allowed.
+	d.routeReady = s.canaryLive().readyAt(n) && (s.stable.Ready > 0 || stableW <= weightOf(s.routes, s.stable.Version))
 	return d, nil
 }
 
@@ -233,8 +239,10 @@ func (s *state) result(d *decision) (*PlanResult, error) {
 	}
 	if d.retire != nil {
 		res.Retire = d.retire
+		res.RetireNow = d.routeReady
 		if l := s.live[strings.TrimPrefix(d.retire.Name, s.in.Component+"-")]; l != nil && l.Name == d.retire.Name {
 			done = done && l.Replicas == d.retire.Replicas
+			res.RetireNow = res.RetireNow || d.retire.Replicas > l.Replicas
 		}
 	}
 	res.Done = done

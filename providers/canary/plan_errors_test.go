@@ -72,13 +72,16 @@ func TestPlanRejectsBadInput(t *testing.T) {
 			want: []string{`traffic.weightedTargets[2].revision: "ratings-v2"`},
 		},
 		{
+			// Alone in its step, a component must be named by a target.
+			// (With several components, one no target names follows its
+			// instances: TestPlanWeightsOfAnUnnamedComponentFollowInstances.)
 			name: "no target names the component",
 			params: func(t *testing.T) *PlanParams {
 				p := step1(t, wt("ratings-v1", 90), wt("ratings-v2", 10))
-				p.Components = []string{testComp, "ratings"}
+				p.Components = []string{testComp}
 				return p
 			},
-			want: []string{"traffic.weightedTargets:", "no target names a version of component reviews", "reviews-v2 (canary)"},
+			want: []string{"traffic.weightedTargets[0].revision", `"ratings-v1" is not a version of component reviews`, "reviews-v2 (canary)"},
 		},
 		{
 			name: "stable named on a component that has no stable version",

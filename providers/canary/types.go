@@ -67,7 +67,7 @@ type TrafficSpec struct {
 // WorkloadPatch is what the step patches into the component's rendered
 // workload when it applies the component.
 type WorkloadPatch struct {
-	Name        string            `json:"name"`
+	Name string `json:"name"`
 	// Every field is always present (empty, not absent): the step refers to
 	// them without conditionals, which vela could not re-export.
 	Labels      map[string]string `json:"labels"`
@@ -108,6 +108,9 @@ type PlanResult struct {
 	VirtualService  map[string]any `json:"virtualService,omitempty"`
 	DestinationRule map[string]any `json:"destinationRule,omitempty"`
 	Retire          *Retire        `json:"retire,omitempty"`
+	// RetireNow is true when the step may scale Retire now: after the routes,
+	// or at once when it gives the version instances back.
+	RetireNow bool `json:"retireNow"`
 }
 
 // ScaleParams is the input of the scale function.

@@ -7,22 +7,24 @@ import (
 
 // resolveWeights turns the step's weightedTargets into the weights of the
 // stable and the canary version of one component. Targets that name another
-// component of the step are left to that component.
-func resolveWeights(component string, others []string, stable, canary string, targets []WeightedTarget) (stableW, canaryW int, err error) {
+// component of the step are left to that component; when every target names
+// another one (a step canarying several components), matched is false and
+// the component's traffic follows its instances.
+func resolveWeights(component string, others []string, stable, canary string, targets []WeightedTarget) (stableW, canaryW int, matched bool, err error) {
 	sum := 0
-	matched := 0
+	n := 0
 	for i, t := range targets {
 		v, ok := resolveRevision(component, stable, canary, t.Revision)
 		if !ok {
 			if namesOther(component, others, t.Revision) {
 				continue
 			}
-			return 0, 0, inputErrorf("traffic.weightedTargets[%d].revision: %q is not a version of component %s; use %s", i, t.Revision, component, revisionChoices(component, stable, canary))
+			return 0, 0, false, inputErrorf("traffic.weightedTargets[%d].revision: %q is not a version of component %s; use %s", i, t.Revision, component, revisionChoices(component, stable, canary))
 		}
 		if t.Weight < 0 || t.Weight > 100 {
-			return 0, 0, inputErrorf("traffic.weightedTargets[%d].weight: %d is not between 0 and 100", i, t.Weight)
+			return 0, 0, false, inputErrorf("traffic.weightedTargets[%d].weight: %d is not between 0 and 100", i, t.Weight)
 		}
-		matched++
+		n++
 		sum += t.Weight
 		if v == canary {
 			canaryW += t.Weight
@@ -30,13 +32,16 @@ func resolveWeights(component string, others []string, stable, canary string, ta
 			stableW += t.Weight
 		}
 	}
-	if matched == 0 {
-		return 0, 0, inputErrorf("traffic.weightedTargets: no target names a version of component %s; use %s", component, revisionChoices(component, stable, canary))
+	if n == 0 {
+		if len(others) > 1 {
+			return 0, 0, false, nil
+		}
+		return 0, 0, false, inputErrorf("traffic.weightedTargets: no target names a version of component %s; use %s", component, revisionChoices(component, stable, canary))
 	}
 	if sum != 100 {
-		return 0, 0, inputErrorf("traffic.weightedTargets: the weights for component %s add up to %d; they must add up to 100", component, sum)
+		return 0, 0, false, inputErrorf("traffic.weightedTargets: the weights for component %s add up to %d; they must add up to 100", component, sum)
 	}
-	return stableW, canaryW, nil
+	return stableW, canaryW, true, nil
 }
 
 // resolveRevision maps a revision name to a version: <component>-<version>,

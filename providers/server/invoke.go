@@ -18,8 +18,19 @@ type caller interface {
 type typed[In, Out any] func(context.Context, *In) (*Out, error)
 
 func (f typed[In, Out]) call(ctx context.Context, body []byte) (any, error) {
+	// vela hands back what an external provider answered as CUE floats,
+	// which it writes as 1E+1 when they reach $params again: normalise the
+	// numbers through Go's encoding before decoding into In's ints.
+	var loose any
+	if err := json.Unmarshal(body, &loose); err != nil {
+		return nil, inputError{fmt.Errorf("decode $params: %w", err)}
+	}
+	normal, err := json.Marshal(loose)
+	if err != nil {
+		return nil, inputError{fmt.Errorf("decode $params: %w", err)}
+	}
 	in := new(In)
-	if err := json.Unmarshal(body, in); err != nil {
+	if err := json.Unmarshal(normal, in); err != nil {
 		return nil, inputError{fmt.Errorf("decode $params: %w", err)}
 	}
 	out, err := f(ctx, in)

@@ -42,8 +42,8 @@ type Server struct {
 	opts      Options
 	mux       *http.ServeMux
 	functions []string
-	calls   *prometheus.CounterVec
-	latency *prometheus.HistogramVec
+	calls     *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
 }
 
 // New returns a Server with /healthz and /metrics; add functions with Register.

@@ -367,11 +367,7 @@ func TestCanaryTrafficServiceMatchesExpose(t *testing.T) {
 
 // outputNamesBug, when not empty, is a known bug about output names: the
 // test then asserts it is still there, so that the fix makes it fail.
-const outputNamesBug = `canary-traffic names its Service output "service", as expose does: ` +
-	`KubeVela's Application validating webhook (on by default in the vela-core chart, failurePolicy Fail) ` +
-	`rejects an Application whose traits of one component render two outputs of the same name ` +
-	`("outputs item name must be unique: auxiliary \"service\" already exits"), so the seed's reviews ` +
-	`(expose + rollout + canary-traffic) cannot be applied on a stock installation`
+const outputNamesBug = ""
 
 // TestOutputNamesUnique mimics the Application webhook's
 // validateAuxiliaryNameUnique (kubevela pkg/appfile/validate.go) on every

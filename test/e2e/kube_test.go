@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -77,9 +78,14 @@ func (e *env) try(program string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := e.c.Command(ctx, program, args...)
-	if strings.Contains(program, "/") {
+	switch {
+	case strings.Contains(program, "/"): // a script of the repository
 		cmd.Path = filepath.Join(e.root, program)
 		cmd.Args[0] = cmd.Path
+	case !fileExists(cmd.Path): // not one of the cluster's programs
+		if p, err := exec.LookPath(program); err == nil {
+			cmd.Path, cmd.Args[0] = p, p
+		}
 	}
 	cmd.Dir = e.root
 	out, err := cmd.CombinedOutput()

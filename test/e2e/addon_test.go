@@ -1,0 +1,131 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+var (
+	traitDefinitions = schema.GroupVersionResource{Group: "core.oam.dev", Version: "v1beta1", Resource: "traitdefinitions"}
+	stepDefinitions  = schema.GroupVersionResource{Group: "core.oam.dev", Version: "v1beta1", Resource: "workflowstepdefinitions"}
+	packages         = schema.GroupVersionResource{Group: "cue.oam.dev", Version: "v1alpha1", Resource: "packages"}
+)
+
+// addonObjects lists which of the addon's cluster objects exist.
+func (e *env) addonObjects() []string {
+	ctx := context.Background()
+	var found []string
+	check := func(gvr schema.GroupVersionResource, ns, name string) {
+		_, err := e.dyn.Resource(gvr).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		if err == nil {
+			found = append(found, gvr.Resource+"/"+name)
+		} else if !apierrors.IsNotFound(err) {
+			e.t.Fatalf("get %s %s: %v", gvr.Resource, name, err)
+		}
+	}
+	for _, n := range []string{"rollout", "canary-traffic", "istio-gateway"} {
+		check(traitDefinitions, "vela-system", n)
+	}
+	for _, n := range []string{"canary-rollout", "canary-rollback"} {
+		check(stepDefinitions, "vela-system", n)
+	}
+	check(packages, "vela-system", "istio-canary")
+	return found
+}
+
+var allAddonObjects = []string{
+	"traitdefinitions/rollout", "traitdefinitions/canary-traffic", "traitdefinitions/istio-gateway",
+	"workflowstepdefinitions/canary-rollout", "workflowstepdefinitions/canary-rollback",
+	"packages/istio-canary",
+}
+
+// TestAddonEnableAndDisable: enabling installs the definitions and the
+// Package; disabling removes them all; the in-cluster mode (no
+// providerEndpoint) installs the provider with least privilege.
+func TestAddonEnableAndDisable(t *testing.T) {
+	e := newEnv(t)
+	e.deleteApp(ns, app)
+	e.run("hack/addon.sh", "up")
+	require.ElementsMatch(t, allAddonObjects, e.addonObjects())
+
+	e.run("vela", "addon", "disable", "istio-canary", "--yes")
+	e.eventually(2*time.Minute, "the addon's objects to be removed", func() (bool, string) {
+		left := e.addonObjects()
+		return len(left) == 0, fmt.Sprint(left)
+	})
+
+	// In-cluster mode: the provider Deployment, its Service and identity,
+	// and the Package pointing at the Service.
+	e.run("vela", "addon", "enable", e.stageAddon(), "--yes")
+	defer e.run("hack/addon.sh", "up")
+	require.ElementsMatch(t, allAddonObjects, e.addonObjects())
+	ctx := context.Background()
+	_, err := e.kube.AppsV1().Deployments("vela-system").Get(ctx, "istio-canary-provider", metav1.GetOptions{})
+	require.NoError(t, err, "the in-cluster provider Deployment")
+	_, err = e.kube.CoreV1().Services("vela-system").Get(ctx, "istio-canary-provider", metav1.GetOptions{})
+	require.NoError(t, err, "the provider Service")
+	pkg, err := e.dyn.Resource(packages).Namespace("vela-system").Get(ctx, "istio-canary", metav1.GetOptions{})
+	require.NoError(t, err)
+	endpoint, _, _ := unstructuredString(pkg.Object, "spec", "provider", "endpoint")
+	require.Equal(t, "http://istio-canary-provider.vela-system.svc:8080", endpoint)
+
+	sa := "system:serviceaccount:vela-system:istio-canary-provider"
+	for _, c := range []struct {
+		verb, resource, namespace string
+		allowed                   bool
+	}{
+		{"get", "deployments.apps", "default", true},
+		{"patch", "deployments.apps", "default", true},
+		{"delete", "deployments.apps", "default", false},
+		{"create", "deployments.apps", "default", false},
+		{"get", "virtualservices.networking.istio.io", "default", true},
+		{"patch", "virtualservices.networking.istio.io", "default", false},
+		{"get", "secrets", "default", false},
+		{"list", "secrets", "vela-system", false},
+		{"create", "secrets", "vela-system", true},
+	} {
+		out, _ := e.try("kubectl", "auth", "can-i", c.verb, c.resource, "-n", c.namespace, "--as", sa)
+		require.Equal(t, c.allowed, strings.TrimSpace(out) == "yes", "%s %s in %s: %s", c.verb, c.resource, c.namespace, out)
+	}
+	out, _ := e.try("kubectl", "auth", "can-i", "get", "secrets/istio-canary-provider", "-n", "vela-system", "--as", sa)
+	require.Equal(t, "yes", strings.TrimSpace(out), "the provider reads its own token Secret")
+
+	e.run("vela", "addon", "disable", "istio-canary", "--yes")
+	e.eventually(2*time.Minute, "the in-cluster provider to be removed", func() (bool, string) {
+		_, err := e.kube.AppsV1().Deployments("vela-system").Get(ctx, "istio-canary-provider", metav1.GetOptions{})
+		left := e.addonObjects()
+		return apierrors.IsNotFound(err) && len(left) == 0, fmt.Sprint(err, left)
+	})
+}
+
+// stageAddon copies the addon's files into a directory named istio-canary
+// (vela names an addon after its directory) and returns it.
+func (e *env) stageAddon() string {
+	e.t.Helper()
+	dir := e.t.TempDir() + "/istio-canary"
+	e.run("bash", "-c", "mkdir -p "+dir+" && cp -r metadata.yaml template.cue parameter.cue README.md definitions resources "+dir+"/")
+	return dir
+}
+
+func unstructuredString(obj map[string]any, path ...string) (string, bool, error) {
+	cur := any(obj)
+	for _, p := range path {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return "", false, nil
+		}
+		cur = m[p]
+	}
+	s, ok := cur.(string)
+	return s, ok, nil
+}

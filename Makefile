@@ -58,4 +58,4 @@ test-e2e: ## Run the end-to-end tests; they bring the local cluster up themselve
 	$(GO) test -tags e2e ./test/e2e/... -count=1 -timeout 60m
 
 .PHONY: test
-test: test-unit test-e2e ## Run the unit and the end-to-end tests.
+test: test-unit def-check test-e2e ## Run the unit tests, the definition checks and the end-to-end tests.

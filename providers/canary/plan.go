@@ -3,6 +3,7 @@ package canary
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -235,7 +236,7 @@ func (s *state) result(d *decision) (*PlanResult, error) {
 		if err := s.plannedTraffic(d, res); err != nil {
 			return nil, err
 		}
-		done = done && sameRoutes(s.routes, d.dests) && sameStrings(s.subsets, versionsOf(d.dests))
+		done = done && slices.Equal(s.routes, d.dests) && slices.Equal(s.subsets, versionsOf(d.dests))
 	}
 	if d.retire != nil {
 		res.Retire = d.retire

@@ -45,18 +45,6 @@ func weightOf(routes []destination, v string) int {
 	return 0
 }
 
-func sameRoutes(a, b []destination) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // liveSubsets lists the DestinationRule's subset names, sorted.
 func liveSubsets(dr *networkingv1.DestinationRule) []string {
 	if dr == nil {
@@ -81,18 +69,6 @@ func union(a, b []string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func sameStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // trafficObjects builds the VirtualService routes and DestinationRule subsets

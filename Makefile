@@ -15,6 +15,12 @@ help: ## Show this help.
 		/^[a-zA-Z0-9_-]+:.*?##/ { printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2 } \
 		/^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
+##@ Try it
+
+.PHONY: demo
+demo: ## Play the bookinfo canary story on the local control plane (DEMO_INTERACTIVE=1 to approve by hand).
+	hack/demo.sh
+
 ##@ Local control plane
 
 .PHONY: tools
@@ -46,6 +52,12 @@ addon-down: ## Disable the addon and stop the local provider.
 .PHONY: def-check
 def-check: ## cue fmt and vela def vet every definition.
 	hack/def-check.sh
+
+##@ Documentation
+
+.PHONY: docs
+docs: ## Regenerate README.md's reference section from definitions/*.cue and parameter.cue.
+	$(GO) run ./hack/docgen
 
 ##@ Tests
 

@@ -7,7 +7,7 @@ import (
 )
 
 var (
-	inlineCodeRe = regexp.MustCompile("`([^`\n]+)`")
+	inlineCodeRe = regexp.MustCompile("`([^`]+)`")
 	// pathRe matches a relative path with at least one slash, or a file name
 	// with an extension that names repository files.
 	pathRe     = regexp.MustCompile(`^(\./)?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.*-]*)+$|^[A-Za-z0-9_.-]+\.(md|cue|yaml|yml|sh|go|mod)$|^(Dockerfile|Makefile)$`)
@@ -52,18 +52,20 @@ func codeTexts(doc string) []string {
 			out = append(out, b.Body)
 		}
 	}
+	// Inline code may span lines: scan the text outside blocks as a whole.
+	var prose []string
 	inBlock := false
 	for _, line := range strings.Split(doc, "\n") {
 		if strings.HasPrefix(strings.TrimSpace(line), "```") {
 			inBlock = !inBlock
 			continue
 		}
-		if inBlock {
-			continue
+		if !inBlock {
+			prose = append(prose, line)
 		}
-		for _, m := range inlineCodeRe.FindAllStringSubmatch(line, -1) {
-			out = append(out, m[1])
-		}
+	}
+	for _, m := range inlineCodeRe.FindAllStringSubmatch(strings.Join(prose, "\n"), -1) {
+		out = append(out, strings.ReplaceAll(m[1], "\n", " "))
 	}
 	return out
 }

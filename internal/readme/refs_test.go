@@ -21,3 +21,8 @@ func TestPathsAndMakeTargets(t *testing.T) {
 	}, Paths(doc))
 	require.Equal(t, []string{"addon-up", "docs"}, MakeTargets(doc))
 }
+
+func TestPathsInCodeSpanningLines(t *testing.T) {
+	doc := "**`a message that goes\non`.** Check `docs/design.md`.\n"
+	require.Equal(t, []string{"docs/design.md"}, Paths(doc))
+}

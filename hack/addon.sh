@@ -39,6 +39,8 @@ start_provider() {
 	setsid "$ROOT/bin/istio-canary-provider" --listen=127.0.0.1:0 --address-file="$ADDRFILE" \
 		--kubeconfig="$KUBECONFIG" -v=2 >"$STATE/logs/provider.log" 2>&1 </dev/null &
 	echo $! >"$PIDFILE"
+	# Record it with the cluster, so that `make cluster-down` stops it too.
+	(cd "$ROOT" && go run ./hack/cluster adopt istio-canary-provider "$(cat "$PIDFILE")")
 	for _ in $(seq 100); do
 		if [[ -s "$ADDRFILE" ]] && curl -fsS "http://$(cat "$ADDRFILE")/healthz" >/dev/null 2>&1; then
 			return 0

@@ -144,8 +144,6 @@ stage="start the control plane and enable the addon"
 chapter "Setup: $stage"
 run make --no-print-directory cluster-up
 run hack/addon.sh up
-# So that `make cluster-down` stops the provider that addon.sh started, too.
-go run ./hack/cluster adopt istio-canary-provider "$(cat .cluster/provider.pid)"
 # shellcheck source=/dev/null
 source .cluster/env
 run go build -o bin/istio-canary ./cmd/istio-canary

@@ -4,11 +4,9 @@ import "fmt"
 
 // batchReplicas returns how many instances the new version has once the
 // batches up to and including partition have rolled, checking the step's
-// batchPartition against the component's rollout trait.
+// batchPartition against the component's rollout trait. Plan has checked
+// that targetSize is positive.
 func batchReplicas(component string, spec RolloutSpec, partition *int) (int, error) {
-	if spec.TargetSize < 1 {
-		return 0, inputErrorf("component %s: rollout.targetSize is %d; it must be at least 1", component, spec.TargetSize)
-	}
 	batches := spec.RolloutBatches
 	if len(batches) == 0 {
 		batches = []Batch{{Replicas: spec.TargetSize}}

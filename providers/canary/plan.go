@@ -26,7 +26,8 @@ type state struct {
 type decision struct {
 	target     *version // the version that gets the instances
 	replicas   int      // instances of target
-	retire     *Retire  // the other version's instances, applied after routes
+	retire     *version // the live version being phased out; nil if none
+	retireTo   int      // its instances once the routes are applied
 	dests      []destination
 	phase      string
 	routeReady bool // routes may change now
@@ -43,15 +44,14 @@ func (cl Clients) Plan(ctx context.Context, in *PlanParams) (*PlanResult, error)
 	if err != nil {
 		return nil, err
 	}
+	if in.Rollout.TargetSize < 1 {
+		return nil, inputErrorf("component %s: rollout.targetSize is %d; it must be at least 1", in.Component, in.Rollout.TargetSize)
+	}
 	var d *decision
 	switch in.Action {
 	case ActionRollout:
 		d, err = s.rollout()
 	case ActionRollback:
-		if in.Rollout.TargetSize < 1 {
-			err = inputErrorf("component %s: rollout.targetSize is %d; it must be at least 1", in.Component, in.Rollout.TargetSize)
-			break
-		}
 		d = s.rollback()
 	default:
 		err = inputErrorf("action: %q is not one of rollout, rollback", in.Action)
@@ -175,7 +175,7 @@ func (s *state) rollout() (*decision, error) {
 			d.dests = append(d.dests, dst)
 		}
 	}
-	d.retire = &Retire{Name: s.stable.Name, Replicas: stableN}
+	d.retire, d.retireTo = s.stable, stableN
 	if stableN == 0 && canaryW == 100 {
 		d.phase = PhaseCompleted
 	}
@@ -201,9 +201,7 @@ func (s *state) rollback() *decision {
 		// staying on the canary is what the user is escaping from.
 		routeReady: s.stable.Ready > 0,
 	}
-	if c := s.canaryLive(); c != nil {
-		d.retire = &Retire{Name: c.Name, Replicas: 0}
-	}
+	d.retire = s.canaryLive() // nil when the canary was never applied
 	return d
 }
 
@@ -239,12 +237,9 @@ func (s *state) result(d *decision) (*PlanResult, error) {
 		done = done && slices.Equal(s.routes, d.dests) && slices.Equal(s.subsets, versionsOf(d.dests))
 	}
 	if d.retire != nil {
-		res.Retire = d.retire
-		res.RetireNow = d.routeReady
-		if l := s.live[strings.TrimPrefix(d.retire.Name, s.in.Component+"-")]; l != nil && l.Name == d.retire.Name {
-			done = done && l.Replicas == d.retire.Replicas
-			res.RetireNow = res.RetireNow || d.retire.Replicas > l.Replicas
-		}
+		res.Retire = &Retire{Name: d.retire.Name, Replicas: d.retireTo}
+		done = done && d.retire.Replicas == d.retireTo
+		res.RetireNow = d.routeReady || d.retireTo > d.retire.Replicas
 	}
 	res.Done = done
 	res.Message = s.message(d, ready)
@@ -310,7 +305,7 @@ func (s *state) message(d *decision, ready bool) string {
 	}
 	parts := []string{fmt.Sprintf("%s %d/%d ready", d.target.Name, d.replicas, d.replicas)}
 	if d.retire != nil {
-		parts = append(parts, fmt.Sprintf("%s %s", d.retire.Name, plural(d.retire.Replicas, "instance", "instances")))
+		parts = append(parts, fmt.Sprintf("%s %s", d.retire.Name, plural(d.retireTo, "instance", "instances")))
 	}
 	msg := fmt.Sprintf("%s: %s", c, strings.Join(parts, ", "))
 	if s.routed {

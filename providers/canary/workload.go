@@ -57,21 +57,7 @@ func renderedVersion(component string, workload map[string]any) (*version, error
 	if v == "" || d.Name != component+"-"+v {
 		return nil, inputErrorf("component %s: its workload has no version; add a rollout trait to it", component)
 	}
-	spec, _ := workload["spec"].(map[string]any)
-	out := &version{
-		Name:        d.Name,
-		Version:     v,
-		PodSpecHash: d.Annotations[AnnoPodSpecHash],
-		Labels:      d.Labels,
-		Annotations: d.Annotations,
-		Spec:        spec,
-		Selector:    asMap(spec["selector"]),
-		Template:    asMap(spec["template"]),
-	}
-	if d.Spec.Replicas != nil {
-		out.Replicas = int(*d.Spec.Replicas)
-	}
-	return out, nil
+	return newVersion(&d, asMap(workload["spec"])), nil
 }
 
 // liveVersion reads a version from its live Deployment.
@@ -86,6 +72,17 @@ func liveVersion(d *appsv1.Deployment) (*version, error) {
 	}
 	// The API server's zero timestamp is not something the owner wrote.
 	delete(asMap(asMap(spec["template"])["metadata"]), "creationTimestamp")
+	v := newVersion(d, spec)
+	v.Ready = int(d.Status.ReadyReplicas)
+	v.Updated = int(d.Status.UpdatedReplicas)
+	v.Observed = d.Status.ObservedGeneration >= d.Generation
+	v.Live = true
+	return v, nil
+}
+
+// newVersion holds what a Deployment says of its version, rendered or live;
+// spec is its spec as plain JSON values.
+func newVersion(d *appsv1.Deployment, spec map[string]any) *version {
 	v := &version{
 		Name:        d.Name,
 		Version:     d.Spec.Template.Labels[PodLabelVersion],
@@ -95,15 +92,11 @@ func liveVersion(d *appsv1.Deployment) (*version, error) {
 		Spec:        spec,
 		Selector:    asMap(spec["selector"]),
 		Template:    asMap(spec["template"]),
-		Ready:       int(d.Status.ReadyReplicas),
-		Updated:     int(d.Status.UpdatedReplicas),
-		Observed:    d.Status.ObservedGeneration >= d.Generation,
-		Live:        true,
 	}
 	if d.Spec.Replicas != nil {
 		v.Replicas = int(*d.Spec.Replicas)
 	}
-	return v, nil
+	return v
 }
 
 // readyAt reports whether the live version runs n up-to-date, ready instances.

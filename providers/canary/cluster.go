@@ -81,23 +81,37 @@ func (cl Clients) checkTakeover(ctx context.Context, c Caller, name string) erro
 // traffic reads the component's VirtualService and DestinationRule; either
 // is nil when it does not exist.
 func (cl Clients) traffic(ctx context.Context, c Caller) (*networkingv1.VirtualService, *networkingv1.DestinationRule, error) {
-	vs, err := cl.Istio.NetworkingV1().VirtualServices(c.Namespace).Get(ctx, c.Component, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		vs = nil
-	case err != nil:
-		return nil, nil, fmt.Errorf("get VirtualService %s/%s: %w", c.Namespace, c.Component, err)
-	case !c.owns(vs.Labels):
-		return nil, nil, inputErrorf("VirtualService %s/%s does not belong to component %s of application %s; remove it or rename the component", c.Namespace, c.Component, c.Component, c.App)
+	vs, err := cl.virtualService(ctx, c)
+	if err != nil {
+		return nil, nil, err
 	}
-	dr, err := cl.Istio.NetworkingV1().DestinationRules(c.Namespace).Get(ctx, c.Component, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		dr = nil
-	case err != nil:
-		return nil, nil, fmt.Errorf("get DestinationRule %s/%s: %w", c.Namespace, c.Component, err)
-	case !c.owns(dr.Labels):
-		return nil, nil, inputErrorf("DestinationRule %s/%s does not belong to component %s of application %s; remove it or rename the component", c.Namespace, c.Component, c.Component, c.App)
+	dr, err := getOwned(ctx, c, "DestinationRule", cl.Istio.NetworkingV1().DestinationRules(c.Namespace).Get)
+	if err != nil {
+		return nil, nil, err
 	}
 	return vs, dr, nil
+}
+
+// virtualService reads the component's VirtualService; nil when it does not exist.
+func (cl Clients) virtualService(ctx context.Context, c Caller) (*networkingv1.VirtualService, error) {
+	return getOwned(ctx, c, "VirtualService", cl.Istio.NetworkingV1().VirtualServices(c.Namespace).Get)
+}
+
+// getOwned gets the object named after the caller's component, or nil when
+// it does not exist; one that belongs to someone else is refused.
+func getOwned[T interface {
+	comparable
+	metav1.Object
+}](ctx context.Context, c Caller, kind string, get func(context.Context, string, metav1.GetOptions) (T, error)) (T, error) {
+	var none T
+	obj, err := get(ctx, c.Component, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return none, nil
+	case err != nil:
+		return none, fmt.Errorf("get %s %s/%s: %w", kind, c.Namespace, c.Component, err)
+	case !c.owns(obj.GetLabels()):
+		return none, inputErrorf("%s %s/%s does not belong to component %s of application %s; remove it or rename the component", kind, c.Namespace, c.Component, c.Component, c.App)
+	}
+	return obj, nil
 }

@@ -59,7 +59,7 @@ func (cl Clients) Scale(ctx context.Context, in *ScaleParams) (*ScaleResult, err
 // checkNoTraffic fails (as a passing error: the routes may be on their way)
 // while the component's VirtualService still sends the version traffic.
 func (cl Clients) checkNoTraffic(ctx context.Context, c Caller, ver string) error {
-	vs, _, err := cl.traffic(ctx, c)
+	vs, err := cl.virtualService(ctx, c)
 	if err != nil {
 		return err
 	}

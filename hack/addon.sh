@@ -3,18 +3,22 @@
 # process on 127.0.0.1, and the addon enabled from the working tree with
 # providerEndpoint pointing at it (so no provider image is needed).
 #
-#   hack/addon.sh up      build and start the provider, enable the addon
-#   hack/addon.sh down    disable the addon, stop the provider
+#   hack/addon.sh up         build and start the provider, enable the addon
+#   hack/addon.sh down       disable the addon, stop the provider
+#   hack/addon.sh stage DIR  copy the addon's files into DIR/istio-canary
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 STATE="$ROOT/.cluster"
-if [[ ! -f "$STATE/env" ]]; then
-	echo "no local cluster: run 'make cluster-up' first" >&2
-	exit 1
-fi
-# shellcheck source=/dev/null
-source "$STATE/env"
+
+use_cluster() {
+	if [[ ! -f "$STATE/env" ]]; then
+		echo "no local cluster: run 'make cluster-up' first" >&2
+		exit 1
+	fi
+	# shellcheck source=/dev/null
+	source "$STATE/env"
+}
 PIDFILE="$STATE/provider.pid"
 ADDRFILE="$STATE/provider.addr"
 ADDON_DIR="$STATE/addon/istio-canary"
@@ -55,27 +59,34 @@ start_provider() {
 
 # The addon's name is its directory's name, so it is enabled from a copy in
 # a directory named istio-canary, holding just the files an addon has.
-stage_addon() {
-	rm -rf "$ADDON_DIR"
-	mkdir -p "$ADDON_DIR"
-	cp -r "$ROOT"/{metadata.yaml,template.cue,parameter.cue,README.md,definitions,resources} "$ADDON_DIR"/
+stage_addon() { # dir
+	rm -rf "$1"
+	mkdir -p "$1"
+	cp -r "$ROOT"/{metadata.yaml,template.cue,parameter.cue,README.md,definitions,resources} "$1"/
 }
 
 case "${1:-}" in
 up)
+	use_cluster
 	start_provider
-	stage_addon
+	stage_addon "$ADDON_DIR"
 	endpoint="http://$(tr -d '\n' <"$ADDRFILE")"
 	vela addon enable "$ADDON_DIR" providerEndpoint="$endpoint" --yes
 	echo "istio-canary enabled; provider at $endpoint (log: $STATE/logs/provider.log)"
 	;;
 down)
+	use_cluster
 	vela addon disable istio-canary --force --yes 2>/dev/null || true
 	stop_provider
 	echo "istio-canary disabled; provider stopped"
 	;;
+stage)
+	[[ -n "${2:-}" ]] || { echo "usage: $0 stage DIR" >&2; exit 2; }
+	stage_addon "$2/istio-canary"
+	echo "$2/istio-canary"
+	;;
 *)
-	echo "usage: $0 up|down" >&2
+	echo "usage: $0 up|down|stage DIR" >&2
 	exit 2
 	;;
 esac

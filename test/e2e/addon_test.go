@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -76,7 +77,7 @@ func TestAddonEnableAndDisable(t *testing.T) {
 	require.NoError(t, err, "the provider Service")
 	pkg, err := e.dyn.Resource(packages).Namespace("vela-system").Get(ctx, "istio-canary", metav1.GetOptions{})
 	require.NoError(t, err)
-	endpoint, _, _ := unstructuredString(pkg.Object, "spec", "provider", "endpoint")
+	endpoint, _, _ := unstructured.NestedString(pkg.Object, "spec", "provider", "endpoint")
 	require.Equal(t, "http://istio-canary-provider.vela-system.svc:8080", endpoint)
 
 	sa := "system:serviceaccount:vela-system:istio-canary-provider"
@@ -109,23 +110,9 @@ func TestAddonEnableAndDisable(t *testing.T) {
 }
 
 // stageAddon copies the addon's files into a directory named istio-canary
-// (vela names an addon after its directory) and returns it.
+// (vela names an addon after its directory), as hack/addon.sh does, and
+// returns it.
 func (e *env) stageAddon() string {
 	e.t.Helper()
-	dir := e.t.TempDir() + "/istio-canary"
-	e.run("bash", "-c", "mkdir -p "+dir+" && cp -r metadata.yaml template.cue parameter.cue README.md definitions resources "+dir+"/")
-	return dir
-}
-
-func unstructuredString(obj map[string]any, path ...string) (string, bool, error) {
-	cur := any(obj)
-	for _, p := range path {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return "", false, nil
-		}
-		cur = m[p]
-	}
-	s, ok := cur.(string)
-	return s, ok, nil
+	return strings.TrimSpace(e.run("hack/addon.sh", "stage", e.t.TempDir()))
 }

@@ -17,6 +17,9 @@ const RolloutTrait = "rollout"
 
 // application is the part of a KubeVela Application the status reads.
 type application struct {
+	Metadata struct {
+		Annotations map[string]string `json:"annotations"`
+	} `json:"metadata"`
 	Spec struct {
 		Components []struct {
 			Name   string `json:"name"`
@@ -62,6 +65,11 @@ func decodeApplication(u *unstructured.Unstructured) (*application, error) {
 	}
 	return &app, nil
 }
+
+// AnnoPublishVersion is KubeVela's annotation that names a release of an
+// Application; `vela workflow rollback` rolls back to the last one that
+// succeeded.
+const AnnoPublishVersion = "app.oam.dev/publishVersion"
 
 func (a *application) latestRevision() string {
 	if a.Status.LatestRevision == nil {

@@ -71,6 +71,7 @@ func Build(s Snapshot) (View, error) {
 	v.Found = true
 	v.Phase = app.Status.Phase
 	v.LatestRevision = app.latestRevision()
+	v.PublishVersion = app.Metadata.Annotations[AnnoPublishVersion]
 	v.Workflow = app.workflow()
 
 	byComponent := map[string][]*appsv1.Deployment{}

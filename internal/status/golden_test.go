@@ -47,7 +47,7 @@ func TestGolden(t *testing.T) {
 		},
 		{
 			state: "first-batch-suspended", next: ActionSuspended,
-			nextText: "suspended at step manual-approval: run `vela workflow resume book-info` to continue, or apply a canary-rollback workflow to roll back",
+			nextText: "suspended at step manual-approval: run `vela workflow resume book-info` to continue, or apply a canary-rollback workflow to roll back (without an app.oam.dev/publishVersion annotation, `vela workflow rollback` changes nothing)",
 			stable:   "v1", canary: "v2",
 			versions: []versionWant{{"v1", RoleStable, 1, 1, 90, "reviews-v1"}, {"v2", RoleCanary, 1, 1, 10, "reviews-v2"}},
 		},
@@ -68,7 +68,7 @@ func TestGolden(t *testing.T) {
 		},
 		{
 			state: "failed", next: ActionFailed,
-			nextText: `failed at step rollout-1st-batch: traffic.weightedTargets[1].revision: "reviews-v3" is not a version of component reviews; use reviews-v1 (stable), reviews-v2 (canary), stable, canary; fix the Application and apply it again, or apply a canary-rollback workflow to roll back`,
+			nextText: `failed at step rollout-1st-batch: traffic.weightedTargets[1].revision: "reviews-v3" is not a version of component reviews; use reviews-v1 (stable), reviews-v2 (canary), stable, canary; fix the Application and apply it again, or apply a canary-rollback workflow to roll back (without an app.oam.dev/publishVersion annotation, ` + "`vela workflow rollback`" + ` changes nothing)`,
 			stable:   "v1",
 			versions: []versionWant{{"v1", RoleStable, 2, 2, 100, "reviews-v1"}},
 		},

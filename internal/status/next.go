@@ -23,7 +23,28 @@ const PhaseRolledBack = "rolled-back"
 // reasonTerminate is the step reason when the workflow was terminated by hand.
 const reasonTerminate = "Terminate"
 
-const rollbackHint = "apply a canary-rollback workflow to roll back"
+// rollbackHint tells how to roll back. `vela workflow rollback` puts back the
+// last release that succeeded only for Applications released with an
+// app.oam.dev/publishVersion annotation, and only while the workflow is not
+// running; otherwise it writes the current spec back and changes nothing.
+func rollbackHint(v *View, workflowRunning bool) string {
+	switch {
+	case v.PublishVersion == "":
+		return "apply a canary-rollback workflow to roll back (without an app.oam.dev/publishVersion annotation, `vela workflow rollback` changes nothing)"
+	case workflowRunning:
+		return "apply a canary-rollback workflow to roll back"
+	}
+	return "run " + velaCommand(v, "rollback") + " (back to the last release that succeeded) or apply a canary-rollback workflow to roll back"
+}
+
+// velaCommand is the vela workflow command line for the view's Application.
+func velaCommand(v *View, verb string) string {
+	cmd := "vela workflow " + verb + " " + v.App
+	if v.Namespace != "" && v.Namespace != "default" {
+		cmd += " -n " + v.Namespace
+	}
+	return "`" + cmd + "`"
+}
 
 // NextAction tells the human what to do next, from the workflow and the instances.
 func NextAction(v *View) Action {
@@ -31,13 +52,7 @@ func NextAction(v *View) Action {
 		return Action{Kind: ActionNone, Text: fmt.Sprintf("application %s not found in namespace %s", v.App, v.Namespace)}
 	}
 	w := &v.Workflow
-	vela := func(verb string) string {
-		cmd := "vela workflow " + verb + " " + v.App
-		if v.Namespace != "" && v.Namespace != "default" {
-			cmd += " -n " + v.Namespace
-		}
-		return "`" + cmd + "`"
-	}
+	vela := func(verb string) string { return velaCommand(v, verb) }
 	failed := failedStep(w.Steps)
 	stepName := "?"
 	if s := w.CurrentStep(); s != nil {
@@ -49,17 +64,17 @@ func NextAction(v *View) Action {
 
 	switch {
 	case failed != nil && failed.Reason == reasonTerminate:
-		return Action{Kind: ActionTerminated, Text: fmt.Sprintf("terminated at step %s: run %s to run the workflow again, or %s", failed.Name, vela("restart"), rollbackHint)}
+		return Action{Kind: ActionTerminated, Text: fmt.Sprintf("terminated at step %s: run %s to run the workflow again, or %s", failed.Name, vela("restart"), rollbackHint(v, false))}
 	case failed != nil && terminated:
-		return Action{Kind: ActionFailed, Text: fmt.Sprintf("failed at step %s: %s; fix the Application and apply it again, or %s", failed.Name, stepMessage(failed), rollbackHint)}
+		return Action{Kind: ActionFailed, Text: fmt.Sprintf("failed at step %s: %s; fix the Application and apply it again, or %s", failed.Name, stepMessage(failed), rollbackHint(v, false))}
 	case failed != nil && suspended:
-		return Action{Kind: ActionFailed, Text: fmt.Sprintf("failed at step %s: %s; the workflow is suspended: fix the cause and run %s to retry, or %s", failed.Name, stepMessage(failed), vela("resume"), rollbackHint)}
+		return Action{Kind: ActionFailed, Text: fmt.Sprintf("failed at step %s: %s; the workflow is suspended: fix the cause and run %s to retry, or %s", failed.Name, stepMessage(failed), vela("resume"), rollbackHint(v, false))}
 	case failed != nil:
-		return Action{Kind: ActionFailed, Text: fmt.Sprintf("step %s failed, vela retries it: %s; fix the cause, or %s", failed.Name, stepMessage(failed), rollbackHint)}
+		return Action{Kind: ActionFailed, Text: fmt.Sprintf("step %s failed, vela retries it: %s; fix the cause, or %s", failed.Name, stepMessage(failed), rollbackHint(v, true))}
 	case terminated:
-		return Action{Kind: ActionTerminated, Text: fmt.Sprintf("terminated at step %s: run %s to run the workflow again, or %s", stepName, vela("restart"), rollbackHint)}
+		return Action{Kind: ActionTerminated, Text: fmt.Sprintf("terminated at step %s: run %s to run the workflow again, or %s", stepName, vela("restart"), rollbackHint(v, false))}
 	case suspended:
-		return Action{Kind: ActionSuspended, Text: fmt.Sprintf("suspended at step %s: run %s to continue, or %s", stepName, vela("resume"), rollbackHint)}
+		return Action{Kind: ActionSuspended, Text: fmt.Sprintf("suspended at step %s: run %s to continue, or %s", stepName, vela("resume"), rollbackHint(v, false))}
 	case w.Finished || w.Phase == string(wfv1alpha1.WorkflowStateSucceeded):
 		if d, ok := firstUnready(v); ok {
 			return Action{Kind: ActionUnhealthy, Text: "workflow done, but waiting for " + d}

@@ -40,6 +40,9 @@ type View struct {
 	Phase string
 	// LatestRevision is status.latestRevision.name.
 	LatestRevision string
+	// PublishVersion is the Application's app.oam.dev/publishVersion
+	// annotation, which `vela workflow rollback` needs.
+	PublishVersion string
 	Workflow       Workflow
 	// Canaried lists the components with a trait of type rollout, in spec order.
 	Canaried []Component

@@ -13,8 +13,8 @@ import (
 // TestPlanInvariants plans every step of the seed (and a step without
 // weightedTargets) against every combination of reviews-v1 / reviews-v2
 // replicas and ready instances and every routing the seed goes through, and
-// checks what must hold whatever the state (issue 3, done-criterion 3;
-// DESIGN.md decision 5):
+// checks what must hold whatever the state (docs/design.md, "Order of
+// changes"):
 //   - Plan only reads;
 //   - the routes it plans (the VirtualService and the patch's http) add up
 //     to 100 and only name subsets that the DestinationRule / patch define;

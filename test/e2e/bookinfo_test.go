@@ -171,6 +171,11 @@ type trafficWatch struct {
 }
 
 func (e *env) watchTraffic(component string) *trafficWatch {
+	return e.watchTrafficIn(ns, component)
+}
+
+// watchTrafficIn samples the component's traffic in namespace namespace.
+func (e *env) watchTrafficIn(namespace, component string) *trafficWatch {
 	w := &trafficWatch{stopc: make(chan struct{})}
 	w.wg.Add(1)
 	go func() {
@@ -181,7 +186,7 @@ func (e *env) watchTraffic(component string) *trafficWatch {
 				return
 			case <-time.After(100 * time.Millisecond):
 			}
-			weights, err := e.weights(ns, component)
+			weights, err := e.weights(namespace, component)
 			if err != nil {
 				continue
 			}
@@ -191,7 +196,7 @@ func (e *env) watchTraffic(component string) *trafficWatch {
 				if wt == 0 {
 					continue
 				}
-				if _, ready, _ := e.deployment(ns, component+"-"+v); ready == 0 {
+				if _, ready, _ := e.deployment(namespace, component+"-"+v); ready == 0 {
 					w.add(fmt.Sprintf("%d%% to %s-%s, which has no ready instance (weights %v)", wt, component, v, weights))
 				}
 			}

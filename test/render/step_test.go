@@ -3,10 +3,8 @@ package render
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -29,26 +27,12 @@ import (
 // simulator below does the same against fakes and records the calls.
 
 // stubPackages are the vela/* packages the steps import, built from
-// testdata/vela/<name>/*.cue as vela builds its internal packages
-// (kubevela/pkg cue/util.BuildImport: import path vela/<name>, no package clause).
+// testdata/vela/<name>/*.cue.
 func stubPackages(t *testing.T) []*build.Instance {
 	t.Helper()
-	var out []*build.Instance
-	for _, name := range []string{"builtin", "kube", "oam"} {
-		inst := &build.Instance{PkgName: name, ImportPath: "vela/" + name}
-		files, err := filepath.Glob(filepath.Join("testdata", "vela", name, "*.cue"))
-		require.NoError(t, err)
-		require.NotEmpty(t, files, "stub package vela/%s", name)
-		for _, f := range files {
-			src, err := os.ReadFile(f)
-			require.NoError(t, err)
-			file, err := parser.ParseFile(f, src, parser.ParseComments)
-			require.NoError(t, err)
-			require.NoError(t, inst.AddSyntax(file))
-		}
-		out = append(out, inst)
-	}
-	return out
+	pkgs, err := loadStubPackages("vela", "builtin", "kube", "oam")
+	require.NoError(t, err)
+	return pkgs
 }
 
 // compileStep builds the step's template with its parameter and context, as
@@ -75,52 +59,7 @@ func compileStep(t *testing.T, def *definition, properties, ctx map[string]any) 
 	return v, nil
 }
 
-// iterate is kubevela/pkg cue/util.Iterate: depth first, children before
-// their parent, fields ordered by their @step(n) attribute (the same sort
-// call, so the same order), paths that contain "#" skipped.
-func iterate(v cue.Value, fn func(cue.Value) bool) bool {
-	if strings.Contains(v.Path().String(), "#") {
-		return false
-	}
-	for _, c := range fieldValues(v) {
-		if iterate(c, fn) {
-			return true
-		}
-	}
-	return fn(v)
-}
-
-func fieldValues(v cue.Value) []cue.Value {
-	var values []cue.Value
-	if v.Kind() == cue.ListKind {
-		it, _ := v.List()
-		for it.Next() {
-			values = append(values, it.Value())
-		}
-	} else if it, _ := v.Fields(cue.Optional(true), cue.Hidden(true)); it != nil {
-		for it.Next() {
-			values = append(values, it.Value())
-		}
-	}
-	sort.Slice(values, func(i, j int) bool {
-		xOrder, yOrder := values[i].Attribute("step"), values[j].Attribute("step")
-		x, e1 := strconv.ParseInt(xOrder.Contents(), 10, 32)
-		y, e2 := strconv.ParseInt(yOrder.Contents(), 10, 32)
-		switch {
-		case e1 != nil && e2 != nil:
-			return i < j
-		case e1 != nil:
-			return false
-		case e2 != nil:
-			return true
-		default:
-			return x < y
-		}
-	})
-	return values
-}
-
-// call is one provider call the step made.
+// call is one provider call a step or a trait made.
 type call struct {
 	Path     string `json:"path"`
 	Provider string `json:"provider"`
@@ -206,20 +145,11 @@ func runStep(t *testing.T, def *definition, properties, ctx map[string]any, fake
 	executed := map[string]bool{}
 	var flagged string
 	for {
-		var next *cue.Value
-		iterate(val, func(v cue.Value) bool {
-			fn, _ := v.LookupPath(cue.ParsePath("#do")).String()
-			if !executed[v.Path().String()] && fn != "" {
-				next = &v
-				return true
-			}
-			return false
-		})
+		next := nextCall(val, executed)
 		if next == nil {
 			break
 		}
-		do, _ := next.LookupPath(cue.ParsePath("#do")).String()
-		prd, _ := next.LookupPath(cue.ParsePath("#provider")).String()
+		prd, do := callKey(*next)
 		c := call{Path: next.Path().String(), Provider: prd, Do: do}
 		key := prd + "/" + do
 		fake, ok := fakes[key]
@@ -402,6 +332,9 @@ type stepCase struct {
 	PlanError string `json:"planError,omitempty"`
 	// Unhealthy components make oam.#ApplyComponent flag the step as waiting.
 	Unhealthy []string `json:"unhealthy,omitempty"`
+	// Live replaces testdata/step-live.yaml: the Deployments in the cluster,
+	// which the traits' kube.#List reads when a component renders.
+	Live []map[string]any `json:"live,omitempty"`
 	// Want is how the evaluation must end.
 	Want struct {
 		Phase string `json:"phase"`
@@ -425,8 +358,10 @@ var providerSecret = map[string]any{
 }
 
 // stepFakes builds the fake providers of a case.
-func stepFakes(t *testing.T, defs map[string]*definition, tc stepCase, app map[string]any, ctx map[string]any) map[string]fakeFn {
+func stepFakes(t *testing.T, defs map[string]*definition, tc stepCase, app map[string]any, ctx map[string]any, live *cluster) map[string]fakeFn {
 	appName, _ := ctx["appName"].(string)
+	namespace, _ := ctx["namespace"].(string)
+	components := appComponents(app)
 	unhealthy := map[string]bool{}
 	for _, n := range tc.Unhealthy {
 		unhealthy[n] = true
@@ -436,7 +371,7 @@ func stepFakes(t *testing.T, defs map[string]*definition, tc stepCase, app map[s
 	// traits[<output name>]) applied with vela's strategic unify.
 	render := func(params map[string]any, v cue.Value) (map[string]any, error) {
 		comp, _ := params["value"].(map[string]any)
-		wl, outputs, err := renderComponent(defs, appName, comp)
+		wl, outputs, err := renderComponent(defs, appName, namespace, components, live, comp)
 		if err != nil {
 			return nil, fmt.Errorf("render component %v: %w", comp["name"], err)
 		}
@@ -547,8 +482,9 @@ func stepFakes(t *testing.T, defs map[string]*definition, tc stepCase, app map[s
 // renderComponent renders a component as the fake oam provider: the
 // Deployment vela's webservice renders for its image and port, with the
 // component's traits that this repo defines rendered on it (expose is
-// emulated: it only adds the Service output canary-traffic looks for).
-func renderComponent(defs map[string]*definition, appName string, comp map[string]any) (map[string]any, map[string]any, error) {
+// emulated: it only adds the Service output canary-traffic looks for). The
+// traits see the Application's components and the live cluster, as vela's.
+func renderComponent(defs map[string]*definition, appName, namespace string, components []any, live *cluster, comp map[string]any) (map[string]any, map[string]any, error) {
 	name := fmt.Sprint(comp["name"])
 	props, _ := comp["properties"].(map[string]any)
 	container := map[string]any{"name": name, "image": props["image"]}
@@ -556,7 +492,10 @@ func renderComponent(defs map[string]*definition, appName string, comp map[strin
 		container["ports"] = []any{map[string]any{"containerPort": port}}
 	}
 	c := &component{
-		Context: map[string]any{"name": name, "appName": appName, "namespace": "default", "appRevision": appName + "-v1", "appRevisionNum": 1},
+		Context: map[string]any{
+			"name": name, "appName": appName, "namespace": namespace, "appRevision": appName + "-v1", "appRevisionNum": 1,
+			"components": components,
+		},
 		Workload: map[string]any{
 			"apiVersion": "apps/v1",
 			"kind":       "Deployment",
@@ -569,6 +508,7 @@ func renderComponent(defs map[string]*definition, appName string, comp map[strin
 			},
 		},
 		Outputs: map[string]any{},
+		Cluster: live,
 	}
 	traits, _ := comp["traits"].([]any)
 	for _, tr := range traits {
@@ -614,6 +554,8 @@ func TestStepGolden(t *testing.T) {
 	readYAML(t, filepath.Join("testdata", "step-context.yaml"), &baseCtx)
 	var bookinfo map[string]any
 	readYAML(t, filepath.Join("testdata", "bookinfo.yaml"), &bookinfo)
+	var seedLive []map[string]any
+	readYAML(t, filepath.Join("testdata", "step-live.yaml"), &seedLive)
 	for _, name := range steps {
 		t.Run(name, func(t *testing.T) {
 			files := caseFiles(t, name)
@@ -629,7 +571,11 @@ func TestStepGolden(t *testing.T) {
 					if tc.Application != nil {
 						app = tc.Application
 					}
-					run := runStep(t, defs[name], tc.Properties, ctx, stepFakes(t, defs, tc, app, ctx))
+					live := &cluster{Deployments: seedLive}
+					if tc.Live != nil {
+						live.Deployments = tc.Live
+					}
+					run := runStep(t, defs[name], tc.Properties, ctx, stepFakes(t, defs, tc, app, ctx, live))
 					asWanted := run.Phase == tc.Want.Phase && len(run.Unresolved) == 0
 					for _, m := range tc.Want.MessageMentions {
 						asWanted = asWanted && strings.Contains(run.Message, m)

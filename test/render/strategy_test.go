@@ -219,7 +219,15 @@ func applyPatchStrategies(base *ast.File, patch *ast.File) error {
 			walk(x.X, pos, tags)
 			walk(x.Y, pos, tags)
 		case *ast.CallExpr:
-			walk(peelClose(x), pos, tags)
+			// As vela's walker: into close's argument, else into the
+			// arguments (a patch exported as an expression has calls).
+			if inner := peelClose(x); inner != ast.Node(x) {
+				walk(inner, pos, tags)
+			} else {
+				for _, a := range x.Args {
+					walk(a, pos, tags)
+				}
+			}
 		}
 	}
 	walk(patch, nil, map[string]string{})

@@ -15,30 +15,34 @@ import (
 )
 
 // TestStubsMatchKubeVela compares the stub vela/* packages in testdata/vela
-// with the real ones, in the Go module cache: for every call a stub declares,
-// the same #do and #provider, the same $params and $returns fields with the
-// same optionality. vela/kube and vela/builtin come from kubevela/workflow
-// (a dependency of this module); vela/oam from the kubevela module, which
-// this module does not require: that one is compared when the module cache
-// holds kubevela v1.11.0 (hack/build-tools.sh puts it there).
+// (what steps import) and testdata/vela-workload (what traits import) with
+// the real ones, in the Go module cache: for every call a stub declares, the
+// same #do and #provider, the same fields at every depth of $params and
+// $returns, with the same optionality. The steps' vela/kube and vela/builtin
+// come from kubevela/workflow (a dependency of this module), the traits'
+// vela/kube from kubevela/pkg (an indirect one); vela/oam from the kubevela
+// module, which this module does not require: that one is compared when the
+// module cache holds kubevela v1.11.0 (hack/build-tools.sh puts it there).
 func TestStubsMatchKubeVela(t *testing.T) {
 	workflowDir := moduleDir(t, "github.com/kubevela/workflow")
+	pkgDir := moduleDir(t, "github.com/kubevela/pkg")
 	gomodcache := goEnv(t, "GOMODCACHE")
 	for _, tc := range []struct {
-		pkg  string
+		stub string // directory under testdata
 		real string // file, or "" to skip
 	}{
-		{"kube", filepath.Join(workflowDir, "pkg", "providers", "kube", "kube.cue")},
-		{"builtin", filepath.Join(workflowDir, "pkg", "providers", "builtin", "workspace.cue")},
-		{"oam", filepath.Join(gomodcache, "github.com", "oam-dev", "kubevela@v1.11.0", "pkg", "workflow", "providers", "oam", "oam.cue")},
+		{"vela/kube", filepath.Join(workflowDir, "pkg", "providers", "kube", "kube.cue")},
+		{"vela/builtin", filepath.Join(workflowDir, "pkg", "providers", "builtin", "workspace.cue")},
+		{"vela/oam", filepath.Join(gomodcache, "github.com", "oam-dev", "kubevela@v1.11.0", "pkg", "workflow", "providers", "oam", "oam.cue")},
+		{"vela-workload/kube", filepath.Join(pkgDir, "cue", "cuex", "providers", "kube", "kube.cue")},
 	} {
-		t.Run(tc.pkg, func(t *testing.T) {
+		t.Run(tc.stub, func(t *testing.T) {
 			realSrc, err := os.ReadFile(tc.real)
 			if os.IsNotExist(err) {
 				t.Skipf("%s is not in the module cache; run hack/build-tools.sh to compare the stub with it", tc.real)
 			}
 			require.NoError(t, err)
-			stubFiles, err := filepath.Glob(filepath.Join("testdata", "vela", tc.pkg, "*.cue"))
+			stubFiles, err := filepath.Glob(filepath.Join("testdata", filepath.FromSlash(tc.stub), "*.cue"))
 			require.NoError(t, err)
 			require.Len(t, stubFiles, 1)
 			stubSrc, err := os.ReadFile(stubFiles[0])
@@ -59,7 +63,7 @@ func TestStubsMatchKubeVela(t *testing.T) {
 				}
 				n++
 				r := real.LookupPath(cue.ParsePath(name))
-				require.True(t, r.Exists(), "vela/%s has no %s", tc.pkg, name)
+				require.True(t, r.Exists(), "%s has no %s", tc.real, name)
 				s := it.Value()
 				for _, f := range []string{"#do", "#provider"} {
 					want, err := r.LookupPath(cue.ParsePath(f)).String()
@@ -70,13 +74,38 @@ func TestStubsMatchKubeVela(t *testing.T) {
 				}
 				assert.Equal(t, fieldShape(t, r), fieldShape(t, s), "%s: the fields and their optionality", name)
 			}
-			assert.NotZero(t, n, "the stub of vela/%s declares no call", tc.pkg)
+			assert.NotZero(t, n, "the stub in testdata/%s declares no call", tc.stub)
 		})
 	}
 }
 
-// fieldShape lists the regular fields of a call and of its $params and
-// $returns, each with a "?" when optional.
+// TestWorkloadKubeListAnswer pins what the fake cluster answers for the
+// traits' kube.#List (cluster_test.go) to kubevela/pkg's Go code: the
+// provider returns the UnstructuredList itself as $returns (so the items are
+// $returns.items), and a failed list is the call's error.
+func TestWorkloadKubeListAnswer(t *testing.T) {
+	dir := filepath.Join(moduleDir(t, "github.com/kubevela/pkg"), "cue", "cuex")
+	for file, wants := range map[string][]string{
+		filepath.Join("providers", "kube", "kube.go"): {
+			"type ListReturns providers.Returns[*unstructured.UnstructuredList]",
+			"Returns: &unstructured.UnstructuredList{Object: params.Resource.Object}",
+			"return returns, err",
+			`"list":  cuexruntime.GenericProviderFn[ListParams, ListReturns](List)`,
+		},
+		filepath.Join("providers", "types.go"): {
+			"Returns T `json:\"$returns\"`",
+		},
+	} {
+		src, err := os.ReadFile(filepath.Join(dir, file))
+		require.NoError(t, err)
+		for _, want := range wants {
+			assert.Contains(t, string(src), want, "%s changed: check cluster.list against it", file)
+		}
+	}
+}
+
+// fieldShape lists the regular fields of a call and, at every depth, of its
+// $params and $returns, each with a "?" when optional.
 func fieldShape(t *testing.T, v cue.Value) []string {
 	t.Helper()
 	var out []string
@@ -92,8 +121,8 @@ func fieldShape(t *testing.T, v cue.Value) []string {
 				label += "?"
 			}
 			out = append(out, label)
-			if depth == 0 && (it.Selector().Unquoted() == "$params" || it.Selector().Unquoted() == "$returns") {
-				walk(it.Value(), label+".", 1)
+			if depth > 0 || it.Selector().Unquoted() == "$params" || it.Selector().Unquoted() == "$returns" {
+				walk(it.Value(), label+".", depth+1)
 			}
 		}
 	}

@@ -3,26 +3,25 @@ package render
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strings"
-	"testing"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
 	cueerrors "cuelang.org/go/cue/errors"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-	"sigs.k8s.io/yaml"
+	"cuelang.org/go/cue/parser"
 )
 
 // component is one component of an Application while its traits render in
 // order: the context fields vela gives every trait, the workload as patched
 // so far and the outputs of the traits rendered so far.
 type component struct {
-	Context  map[string]any // name, appName, namespace, appRevision, ...
+	Context  map[string]any // name, appName, namespace, components, ...
 	Workload map[string]any // context.output
 	Outputs  map[string]any // context.outputs, keyed by output name
+	// Cluster is what the traits' provider calls find; nil is an empty one.
+	Cluster *cluster
 }
 
 // newComponent builds a component from a context map in the shape the trait
@@ -69,6 +68,8 @@ func (c *component) contextFile() (string, error) {
 
 // traitResult is what one trait rendered.
 type traitResult struct {
+	// Calls are the provider calls the template made while it compiled.
+	Calls   []call         `json:"calls,omitempty"`
 	Patch   any            `json:"patch,omitempty"`
 	Outputs map[string]any `json:"outputs,omitempty"`
 	// Workload is the component's workload after the patch (patch traits only).
@@ -94,8 +95,13 @@ func renderTrait(def *definition, properties map[string]any, c *component) (*tra
 	}
 	src += ctxFile
 
-	val := cuecontext.New().CompileString(src)
-	if err := val.Err(); err != nil && !val.Exists() {
+	val, calls, err := compileTrait(src, c.Cluster)
+	if err == nil {
+		if verr := val.Err(); verr != nil && !val.Exists() {
+			err = verr
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("failed to compile trait %s after merge parameter and context: %w", def.Name, err)
 	}
 
@@ -122,7 +128,7 @@ func renderTrait(def *definition, properties map[string]any, c *component) (*tra
 		return nil, fmt.Errorf("%s", strings.TrimRight(b.String(), "\n"))
 	}
 
-	res := &traitResult{}
+	res := &traitResult{Calls: calls}
 	if outputs := val.LookupPath(cue.ParsePath("outputs")); outputs.Exists() {
 		iter, err := outputs.Fields(cue.Definitions(true), cue.Hidden(true), cue.All())
 		if err != nil {
@@ -176,6 +182,26 @@ func renderTrait(def *definition, properties map[string]any, c *component) (*tra
 		c.Outputs[name] = o
 	}
 	return res, nil
+}
+
+// compileTrait is what vela's WorkloadCompiler does with a trait's text
+// (cuex.Compiler.CompileStringWithOptions): one file built with the stub
+// vela/* packages as imports, then every provider call resolved.
+func compileTrait(src string, cl *cluster) (cue.Value, []call, error) {
+	pkgs, err := workloadPackages()
+	if err != nil {
+		return cue.Value{}, nil, err
+	}
+	f, err := parser.ParseFile("-", src, parser.ParseComments)
+	if err != nil {
+		return cue.Value{}, nil, err
+	}
+	bi := build.NewContext().NewInstance("", nil)
+	bi.Imports = pkgs
+	if err := bi.AddSyntax(f); err != nil {
+		return cue.Value{}, nil, err
+	}
+	return resolveWorkload(cuecontext.New().BuildInstance(bi), cl)
 }
 
 // compileObject is model.Instance.Compile: the value must be final and
@@ -236,178 +262,4 @@ func formatCUEError(err error, val cue.Value) string {
 		}
 	}
 	return b.String()
-}
-
-// traitCase is one testdata/<trait>/<case>.yaml.
-type traitCase struct {
-	Description string `json:"description"`
-	// Context is merged over testdata/context.yaml (maps merge, null deletes).
-	Context map[string]any `json:"context,omitempty"`
-	// Traits render before the one under test, on the same component, in
-	// order; their patches and outputs are what it sees in context.
-	Traits []struct {
-		Type       string         `json:"type"`
-		Properties map[string]any `json:"properties,omitempty"`
-	} `json:"traits,omitempty"`
-	// Properties of the trait under test.
-	Properties map[string]any `json:"properties,omitempty"`
-	// ErrorMentions, when set, makes the case invalid: rendering must fail
-	// and the error must contain each of these strings.
-	ErrorMentions []string `json:"errorMentions,omitempty"`
-	// KnownBug marks an invalid case whose error does not yet mention
-	// everything in ErrorMentions because of a bug in the definition (say
-	// which, and the fix). The test then asserts the bug is still there, so
-	// that fixing the definition makes it fail: remove knownBug, -update.
-	KnownBug string `json:"knownBug,omitempty"`
-}
-
-// defaultContext is testdata/context.yaml: component reviews (a webservice
-// Deployment as vela renders it) of app book-info in namespace default.
-func defaultContext(t *testing.T) map[string]any {
-	t.Helper()
-	var ctx map[string]any
-	readYAML(t, filepath.Join("testdata", "context.yaml"), &ctx)
-	return ctx
-}
-
-// runTraitCase renders the case's earlier traits and then the trait under test.
-func runTraitCase(t *testing.T, defs map[string]*definition, trait string, tc traitCase) (*traitResult, error) {
-	t.Helper()
-	c := newComponent(deepMerge(defaultContext(t), tc.Context))
-	for i, tr := range tc.Traits {
-		d, ok := defs[tr.Type]
-		require.True(t, ok, "traits[%d]: no definition %s", i, tr.Type)
-		_, err := renderTrait(d, tr.Properties, c)
-		require.NoError(t, err, "traits[%d] (%s) must render", i, tr.Type)
-	}
-	return renderTrait(defs[trait], tc.Properties, c)
-}
-
-// TestTraitGolden renders every case of every trait and compares the result
-// with its golden file.
-func TestTraitGolden(t *testing.T) {
-	defs := allDefinitions(t)
-	for _, name := range sortedNames(defs, "trait") {
-		t.Run(name, func(t *testing.T) {
-			files := caseFiles(t, name)
-			require.NotEmpty(t, files, "trait %s has no cases in testdata/%s", name, name)
-			cases := make([]traitCase, len(files))
-			var valid, invalid int
-			for i, file := range files {
-				readYAML(t, file, &cases[i])
-				require.NotEmpty(t, cases[i].Description, "%s: say what the case is about in description", file)
-				if len(cases[i].ErrorMentions) > 0 {
-					invalid++
-				} else {
-					valid++
-				}
-			}
-			assert.NotZero(t, valid, "trait %s needs valid cases", name)
-			assert.NotZero(t, invalid, "trait %s needs invalid cases", name)
-			for i, file := range files {
-				tc := cases[i]
-				t.Run(caseName(file), func(t *testing.T) {
-					res, err := runTraitCase(t, defs, name, tc)
-					var golden any
-					if len(tc.ErrorMentions) > 0 {
-						require.Error(t, err, "invalid case must fail to render")
-						checkMentions(t, err.Error(), tc.ErrorMentions, tc.KnownBug)
-						golden = map[string]any{"error": err.Error()}
-					} else {
-						require.NoError(t, err)
-						golden = res
-					}
-					out, err := yaml.Marshal(golden)
-					require.NoError(t, err)
-					checkGolden(t, goldenPath(file), out)
-				})
-			}
-		})
-	}
-}
-
-// checkMentions asserts that msg contains every one of mentions, or, for a
-// case marked with a known bug, that it still misses one of them.
-func checkMentions(t *testing.T, msg string, mentions []string, knownBug string) {
-	t.Helper()
-	if knownBug == "" {
-		for _, m := range mentions {
-			assert.Contains(t, msg, m, "the error must name the offending field")
-		}
-		return
-	}
-	var missing []string
-	for _, m := range mentions {
-		if !strings.Contains(msg, m) {
-			missing = append(missing, m)
-		}
-	}
-	if len(missing) == 0 {
-		t.Errorf("the known bug looks fixed (the error now mentions %q): remove knownBug from the case and run -update", mentions)
-		return
-	}
-	t.Logf("known bug, the error does not mention %q: %s", missing, knownBug)
-}
-
-// TestCanaryTrafficServiceMatchesExpose: expose and canary-traffic both
-// render Service <component> (outputs.service); listed together, as the seed
-// does, they must render the same object or vela applies two versions of it.
-func TestCanaryTrafficServiceMatchesExpose(t *testing.T) {
-	defs := allDefinitions(t)
-	var tc traitCase
-	readYAML(t, filepath.Join("testdata", "canary-traffic", "with-expose.yaml"), &tc)
-	expose := tc.Context["outputs"].(map[string]any)["service"]
-	require.NotNil(t, expose, "the case holds expose's Service in context.outputs.service")
-	res, err := runTraitCase(t, defs, "canary-traffic", tc)
-	require.NoError(t, err)
-	if own, ok := res.Outputs["service"]; ok {
-		assert.Equal(t, expose, own, "canary-traffic's Service differs from expose's")
-	}
-}
-
-// outputNamesBug, when not empty, is a known bug about output names: the
-// test then asserts it is still there, so that the fix makes it fail.
-const outputNamesBug = ""
-
-// TestOutputNamesUnique mimics the Application webhook's
-// validateAuxiliaryNameUnique (kubevela pkg/appfile/validate.go) on every
-// component of the bookinfo Application: the outputs of a component's
-// traits must have distinct names. expose is emulated (its output: service).
-func TestOutputNamesUnique(t *testing.T) {
-	defs := allDefinitions(t)
-	var app map[string]any
-	readYAML(t, filepath.Join("testdata", "bookinfo.yaml"), &app)
-	var clashes []string
-	for _, name := range []string{"details", "productpage", "ratings", "reviews"} {
-		comp := app[name].(map[string]any)
-		c := newComponent(deepMerge(defaultContext(t), map[string]any{"name": name}))
-		seen := map[string]string{}
-		for _, tr := range comp["traits"].([]any) {
-			tm := tr.(map[string]any)
-			typ := tm["type"].(string)
-			var names []string
-			if typ == "expose" {
-				names = []string{"service"}
-			} else {
-				props, _ := tm["properties"].(map[string]any)
-				res, err := renderTrait(defs[typ], props, c)
-				require.NoError(t, err, "%s: trait %s", name, typ)
-				for n := range res.Outputs {
-					names = append(names, n)
-				}
-			}
-			for _, n := range names {
-				if prev, ok := seen[n]; ok {
-					clashes = append(clashes, fmt.Sprintf("%s: outputs.%s of %s and of %s", name, n, prev, typ))
-				}
-				seen[n] = typ
-			}
-		}
-	}
-	if outputNamesBug != "" {
-		require.NotEmpty(t, clashes, "the known bug looks fixed: empty outputNamesBug")
-		t.Logf("known bug: %s: %v", outputNamesBug, clashes)
-		return
-	}
-	assert.Empty(t, clashes)
 }

@@ -171,7 +171,7 @@ func sortedNames(defs map[string]*definition, typ string) []string {
 
 func TestDefinitionsLoad(t *testing.T) {
 	defs := allDefinitions(t)
-	// The traits issue 3 asks for; the steps are checked by their own tests.
+	// The addon's traits; the steps are checked by their own tests.
 	for _, name := range []string{"rollout", "canary-traffic", "istio-gateway"} {
 		d, ok := defs[name]
 		if !ok {

@@ -1,17 +1,23 @@
 // Package render holds the golden tests of the addon's X-Definitions
 // (definitions/*.cue), run with cuelang.org/go only, no cluster.
 //
-// Traits render the way KubeVela v1.11 does (traitDef.Complete in
-// pkg/cue/definition/template.go): the body of the file's `template` block,
+// Traits render the way KubeVela v1.11 does (its trait definition's
+// Complete): the body of the file's `template` block,
 // with the file's imports, is compiled together with `parameter: <JSON of the
 // trait properties>` and `context: <JSON>` (component reviews of app
 // book-info in namespace default, testdata/context.yaml; context.output is
 // the workload rendered so far, context.outputs the outputs of the traits
-// rendered before). A non-empty `errs` list or a value that does not validate
-// fails the rendering with vela's message; otherwise `outputs.<name>` are the
-// trait's objects and `patch` is unified into the workload; both must be
-// concrete, as vela needs them to be to apply them. A case can list traits
-// that render before the one under test (rollout before canary-traffic).
+// rendered before, context.components the Application's components) by
+// vela's WorkloadCompiler: its `vela/kube` import resolves to a stub of
+// kubevela/pkg's cuex kube package (testdata/vela-workload), and its provider
+// calls are resolved as cuex.Compiler.Resolve does, kube.#List answered from
+// the live Deployments the case gives. A non-empty `errs` list or a value
+// that does not validate fails the rendering with vela's message; otherwise
+// `outputs.<name>` are the trait's objects and `patch` is unified into the
+// workload; both must be concrete, as vela needs them to be to apply them. A
+// case can list traits that render before the one under test and traits
+// listed after it (only seen in context.components); the golden file holds
+// the provider calls made, with their parameters.
 //
 // Workflow steps have no single rendering: vela compiles the step with its
 // parameter and context, then its CueX resolver repeatedly takes the first
@@ -28,7 +34,9 @@
 // their parameters and answers, and how the evaluation ends are the golden
 // file. The `vela/kube`, `vela/builtin` and `vela/oam` imports resolve to
 // stubs in testdata/vela, loaded as vela loads its internal packages;
-// TestStubsMatchKubeVela compares their contract with the real ones.
+// TestStubsMatchKubeVela compares their contract, and that of the traits'
+// stubs, with the real ones. The component a step renders sees the live
+// Deployments of testdata/step-live.yaml, or the case's own.
 //
 // Layout: testdata/<definition>/<case>.yaml is the input (its fields are
 // documented on traitCase and stepCase), <case>.golden.yaml the rendering.

@@ -80,6 +80,12 @@ func newCluster(l layout, s state) *Cluster {
 	}
 }
 
+// LogFile is the path of the log of one of the cluster's processes
+// (vela-core, kube-apiserver, ...).
+func (c *Cluster) LogFile(process string) string {
+	return layout{dir: c.Dir}.logFile(process)
+}
+
 // RESTConfig returns a client configuration for the admin user, with rate
 // limits high enough for tests that create many objects.
 func (c *Cluster) RESTConfig() (*rest.Config, error) {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 )
 
 const (
@@ -112,10 +111,7 @@ func (e *env) rolloutFirstBatch() {
 func (e *env) checkStateKeep(want map[string]int) {
 	e.t.Helper()
 	ctx := context.Background()
-	bump := fmt.Sprintf(`{"metadata":{"annotations":{"e2e.istio-canary/reconcile":"%d"}}}`, time.Now().UnixNano())
-	_, err := e.dyn.Resource(applications).Namespace(ns).Patch(ctx, app, types.MergePatchType, []byte(bump), metav1.PatchOptions{})
-	require.NoError(e.t, err)
-	time.Sleep(2 * time.Second) // let the reconcile happen; the check below is what is asserted
+	e.forceReconcile(ns, app)
 	w, err := e.weights(ns, "reviews")
 	require.NoError(e.t, err)
 	require.Equal(e.t, want, w, "a forced reconcile must change nothing")
@@ -125,9 +121,7 @@ func (e *env) checkStateKeep(want map[string]int) {
 	vs.Spec.Http[0].Route[0].Weight = 50
 	_, err = e.istio.NetworkingV1().VirtualServices(ns).Update(ctx, vs, metav1.UpdateOptions{})
 	require.NoError(e.t, err)
-	bump = fmt.Sprintf(`{"metadata":{"annotations":{"e2e.istio-canary/reconcile":"%d"}}}`, time.Now().UnixNano())
-	_, err = e.dyn.Resource(applications).Namespace(ns).Patch(ctx, app, types.MergePatchType, []byte(bump), metav1.PatchOptions{})
-	require.NoError(e.t, err)
+	e.forceReconcile(ns, app)
 	e.eventually(2*time.Minute, "state-keep to restore the weights", func() (bool, string) {
 		vs, err := e.istio.NetworkingV1().VirtualServices(ns).Get(ctx, "reviews", metav1.GetOptions{})
 		if err != nil {

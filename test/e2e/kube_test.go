@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
@@ -193,4 +196,51 @@ func (e *env) subsets(ns, name string) []string {
 		out = append(out, s.Name)
 	}
 	return out
+}
+
+// reconciledRE matches vela-core's log line for the end of an Application's
+// reconcile, with the resourceVersion of the Application it read.
+var reconciledRE = regexp.MustCompile(`End reconcile application\)" application="([^"]+)".* resource_version="(\d+)"`)
+
+// forceReconcile makes vela-core reconcile the Application and returns once
+// it has, going by vela-core's log: a reconcile that read the Application at
+// or after the annotation this writes. (An annotation is the one change
+// vela-core's event filter lets through without changing the spec; a
+// reconcile already running when it lands may swallow it, so it is written
+// again until one shows.)
+func (e *env) forceReconcile(namespace, name string) {
+	e.t.Helper()
+	logFile := e.c.LogFile("vela-core")
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		bump := fmt.Sprintf(`{"metadata":{"annotations":{"e2e.istio-canary/reconcile":"%d"}}}`, time.Now().UnixNano())
+		a, err := e.dyn.Resource(applications).Namespace(namespace).Patch(context.Background(), name, types.MergePatchType, []byte(bump), metav1.PatchOptions{})
+		require.NoError(e.t, err)
+		want, err := strconv.ParseInt(a.GetResourceVersion(), 10, 64)
+		require.NoError(e.t, err)
+		for try := time.Now().Add(10 * time.Second); time.Now().Before(try); time.Sleep(200 * time.Millisecond) {
+			if lastReconciled(e.t, logFile, namespace+"/"+name) >= want {
+				return
+			}
+		}
+	}
+	e.t.Fatalf("vela-core did not reconcile application %s/%s within a minute (see %s)", namespace, name, logFile)
+}
+
+// lastReconciled is the highest resourceVersion a finished reconcile of the
+// application read, from vela-core's log.
+func lastReconciled(t *testing.T, logFile, app string) int64 {
+	t.Helper()
+	raw, err := os.ReadFile(logFile)
+	require.NoError(t, err)
+	var last int64
+	for _, m := range reconciledRE.FindAllStringSubmatch(string(raw), -1) {
+		if m[1] != app {
+			continue
+		}
+		if rv, err := strconv.ParseInt(m[2], 10, 64); err == nil && rv > last {
+			last = rv
+		}
+	}
+	return last
 }

@@ -112,7 +112,7 @@ func (e *env) stillAt(ready map[string]int32, weights, phase string) {
 	e.waitPhase(ns, app, phase, 3*time.Minute)
 	// Force reconciles and check the state after each one.
 	for i := 0; i < 3; i++ {
-		e.forceReconcile()
+		e.forceReconcile(ns, app)
 		got := e.readyByDeployment(ns, "reviews")
 		w, err := e.weights(ns, "reviews")
 		require.NoError(e.t, err)

@@ -53,6 +53,12 @@ addon-down: ## Disable the addon and stop the local provider.
 def-check: ## cue fmt and vela def vet every definition.
 	hack/def-check.sh
 
+##@ Generated files
+
+.PHONY: generate
+generate: ## Copy the CUE shared by several definitions (internal/defgen/fragments) into them.
+	$(GO) run ./hack/defgen
+
 ##@ Documentation
 
 .PHONY: docs

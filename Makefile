@@ -75,5 +75,9 @@ test-unit: ## Run the unit tests (no cluster needed).
 test-e2e: ## Run the end-to-end tests; they bring the local cluster up themselves and leave it running.
 	$(GO) test -tags e2e ./test/e2e/... -count=1 -timeout 60m
 
+.PHONY: lint
+lint: ## gofmt, go vet and golangci-lint (pinned in hack/lint.sh, installed into the cache on first use).
+	hack/lint.sh
+
 .PHONY: test
-test: test-unit def-check test-e2e ## Run the unit tests, the definition checks and the end-to-end tests.
+test: test-unit lint def-check test-e2e ## Run the unit tests, the linters, the definition checks and the end-to-end tests.

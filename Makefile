@@ -56,7 +56,7 @@ def-check: ## cue fmt and vela def vet every definition.
 ##@ Generated files
 
 .PHONY: generate
-generate: ## Copy the CUE shared by several definitions (internal/defgen/fragments) into them.
+generate: ## Write the generated CUE: the canary steps (internal/defgen/steps), the provider schema copies, the shared fragments.
 	$(GO) run ./hack/defgen
 
 ##@ Documentation

@@ -1,5 +1,7 @@
-// Command defgen fills the generated blocks of definitions/*.cue from
-// internal/defgen/fragments: `make generate`.
+// Command defgen writes the generated CUE files (`make generate`): the
+// canary steps from internal/defgen/steps, the provider's schema into them
+// and into resources/schema.cue, and the fragments of internal/defgen into
+// the blocks of definitions/*.cue. See package internal/defgen.
 //
 //	go run ./hack/defgen [-root DIR]
 package main
@@ -9,7 +11,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 
 	"github.com/istio-canary/istio-canary/internal/defgen"
 )
@@ -22,19 +23,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, "defgen:", err)
 		os.Exit(1)
 	}
-	paths := make([]string, 0, len(stale))
-	for p := range stale {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	for _, p := range paths {
-		if err := os.WriteFile(filepath.Join(*root, p), stale[p], 0o644); err != nil {
+	for _, p := range defgen.Paths(stale) {
+		if err := os.WriteFile(filepath.Join(*root, filepath.FromSlash(p)), stale[p], 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "defgen:", err)
 			os.Exit(1)
 		}
 		fmt.Println("defgen: wrote", p)
 	}
-	if len(paths) == 0 {
-		fmt.Println("defgen: definitions are up to date")
+	if len(stale) == 0 {
+		fmt.Println("defgen: generated files are up to date")
 	}
 }

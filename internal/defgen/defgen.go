@@ -1,102 +1,94 @@
-// Package defgen keeps the CUE that several definitions must share in one
-// place. X-Definitions cannot import each other, so a shared rule lives in
-// fragments/<name>.cue and is copied between the markers
+// Package defgen writes the CUE that must exist in several places from one
+// source each (`make generate`); a test fails when a copy is stale.
+// X-Definitions cannot import each other, and the steps cannot import the
+// provider's Package, so the copies are files:
 //
-//	// generated:begin <name>
-//	// generated:end <name>
-//
-// of every definition that carries it (`make generate`). A test fails when a
-// copy is stale.
+//   - a block between the markers `// generated:begin NAME` and
+//     `// generated:end NAME` of a definition gets the text of fragment NAME
+//     (fragments.go): the version rule that two traits share, the provider's
+//     schema that both canary steps carry;
+//   - definitions/canary-rollout.cue and canary-rollback.cue are rendered
+//     whole from one template and the data that tells them apart
+//     (steps/, steps.go);
+//   - resources/schema.cue publishes the provider's schema in the addon's
+//     Package (schema.go).
 package defgen
 
 import (
 	"bytes"
-	"embed"
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
-	"strings"
+
+	"cuelang.org/go/cue/format"
+	"cuelang.org/go/cue/parser"
 )
 
-//go:embed fragments/*.cue
-var fragments embed.FS
-
-const (
-	beginMarker = "// generated:begin "
-	endMarker   = "// generated:end "
-)
-
-// Fragment returns the text of the named fragment.
-func Fragment(name string) (string, error) {
-	b, err := fragments.ReadFile("fragments/" + name + ".cue")
-	if err != nil {
-		return "", fmt.Errorf("fragment %s: %w", name, err)
-	}
-	return string(b), nil
-}
-
-var blockRE = regexp.MustCompile(`(?ms)^([ \t]*)` + regexp.QuoteMeta(beginMarker) + `([a-z0-9-]+)[^\n]*\n.*?^[ \t]*` + regexp.QuoteMeta(endMarker) + `([a-z0-9-]+)[^\n]*$`)
-
-// Expand returns src with every generated block filled from its fragment.
-func Expand(src []byte) ([]byte, error) {
-	var firstErr error
-	out := blockRE.ReplaceAllFunc(src, func(block []byte) []byte {
-		m := blockRE.FindSubmatch(block)
-		indent, name, endName := string(m[1]), string(m[2]), string(m[3])
-		if name != endName {
-			if firstErr == nil {
-				firstErr = fmt.Errorf("block %q ends with %q", name, endName)
-			}
-			return block
-		}
-		text, err := Fragment(name)
-		if err != nil {
-			if firstErr == nil {
-				firstErr = err
-			}
-			return block
-		}
-		var b strings.Builder
-		fmt.Fprintf(&b, "%s%s%s\n", indent, beginMarker, name)
-		fmt.Fprintf(&b, "%s// Generated from internal/defgen/fragments/%s.cue by `make generate`: do not edit.\n", indent, name)
-		b.WriteString(text)
-		if !strings.HasSuffix(text, "\n") {
-			b.WriteString("\n")
-		}
-		fmt.Fprintf(&b, "%s%s%s", indent, endMarker, name)
-		return []byte(b.String())
-	})
-	return out, firstErr
-}
-
-// Generate returns the definitions under root/definitions whose generated
-// blocks differ from their fragments, with the blocks filled in, keyed by
-// path relative to root.
+// Generate returns the generated files under root whose content is stale
+// (or missing), with the content they must have, keyed by path relative to
+// root.
 func Generate(root string) (map[string][]byte, error) {
+	want, err := renderSteps(root)
+	if err != nil {
+		return nil, err
+	}
+	schema, err := renderSchema(root)
+	if err != nil {
+		return nil, err
+	}
+	want[schemaFile] = schema
+	// Every other definition is written by hand except its blocks.
 	paths, err := filepath.Glob(filepath.Join(root, "definitions", "*.cue"))
 	if err != nil {
 		return nil, err
 	}
-	sort.Strings(paths)
-	stale := map[string][]byte{}
 	for _, p := range paths {
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return nil, err
+		}
+		rel = filepath.ToSlash(rel)
+		if _, ok := want[rel]; ok {
+			continue
+		}
 		src, err := os.ReadFile(p)
 		if err != nil {
 			return nil, err
 		}
-		out, err := Expand(src)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
+		if want[rel], err = Expand(root, src); err != nil {
+			return nil, fmt.Errorf("%s: %w", rel, err)
 		}
-		if !bytes.Equal(src, out) {
-			rel, err := filepath.Rel(root, p)
-			if err != nil {
-				return nil, err
-			}
+	}
+	stale := map[string][]byte{}
+	for rel, out := range want {
+		have, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
+		if err != nil && !os.IsNotExist(err) {
+			return nil, err
+		}
+		if !bytes.Equal(have, out) {
 			stale[rel] = out
 		}
 	}
 	return stale, nil
+}
+
+// Paths returns the keys of files in order.
+func Paths(files map[string][]byte) []string {
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	return paths
+}
+
+// cueFmt formats a generated file as `cue fmt` does (parse with comments,
+// format with no options), so that def-check finds nothing to change.
+func cueFmt(name string, src []byte) ([]byte, error) {
+	f, err := parser.ParseFile(name, src, parser.ParseComments)
+	if err != nil {
+		return nil, fmt.Errorf("%s: the generated CUE does not parse: %w", name, err)
+	}
+	return format.Node(f)
 }

@@ -2,6 +2,7 @@ package defgen
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -9,56 +10,91 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestDefinitionsAreFresh fails when a definition's generated block differs
-// from its fragment: run `make generate`.
-func TestDefinitionsAreFresh(t *testing.T) {
-	stale, err := Generate("../..")
+const root = "../.."
+
+// TestGeneratedFilesAreFresh fails when a generated file or block differs
+// from what its sources give: run `make generate`.
+func TestGeneratedFilesAreFresh(t *testing.T) {
+	stale, err := Generate(root)
 	require.NoError(t, err)
-	for p := range stale {
-		t.Errorf("%s: a generated block is stale; run `make generate`", p)
+	for _, p := range Paths(stale) {
+		t.Errorf("%s is stale; run `make generate` (edit its sources, not the file)", p)
 	}
 }
 
-// TestVersionRuleIsShared checks that both traits that name versions carry
-// the version rule.
-func TestVersionRuleIsShared(t *testing.T) {
-	for _, def := range []string{"rollout", "canary-traffic"} {
-		src := readDefinition(t, def)
-		assert.Contains(t, src, beginMarker+"version-rule\n", def)
+// TestSharedTextIsCarried checks that the definitions that must share a
+// text carry its block: both traits that name versions the version rule,
+// both steps the provider's calls.
+func TestSharedTextIsCarried(t *testing.T) {
+	for def, fragment := range map[string]string{
+		"rollout":         "version-rule",
+		"canary-traffic":  "version-rule",
+		"canary-rollout":  providerSchema,
+		"canary-rollback": providerSchema,
+	} {
+		assert.Contains(t, readGenerated(t, "definitions/"+def+".cue"), beginMarker+fragment+"\n", def)
+	}
+}
+
+// TestStepsSayTheyAreGenerated: whoever opens a step finds where to change it.
+func TestStepsSayTheyAreGenerated(t *testing.T) {
+	for _, def := range []string{"canary-rollout", "canary-rollback"} {
+		src := readGenerated(t, "definitions/"+def+".cue")
+		first := strings.SplitN(src, "\n\n", 2)[0]
+		assert.Contains(t, first, "DO NOT EDIT", def)
+		assert.Contains(t, first, stepTemplate, def)
+		assert.Contains(t, first, "make generate", def)
+	}
+}
+
+// TestGeneratedCUEIsFormatted: def-check runs cue fmt on the definitions,
+// and the generator formats what it writes the same way.
+func TestGeneratedCUEIsFormatted(t *testing.T) {
+	for _, p := range []string{"definitions/canary-rollout.cue", "definitions/canary-rollback.cue", schemaFile} {
+		src := readGenerated(t, p)
+		formatted, err := cueFmt(p, []byte(src))
+		require.NoError(t, err, p)
+		assert.Equal(t, src, string(formatted), p)
 	}
 }
 
 func TestExpand(t *testing.T) {
-	frag, err := Fragment("version-rule")
+	frag, err := Fragment(root, "version-rule")
 	require.NoError(t, err)
-	src := "x: {\n\t// generated:begin version-rule\n\told text\n\t// generated:end version-rule\n}\n"
-	out, err := Expand([]byte(src))
+	src := "x: {\n\ty: {\n\t\t// generated:begin version-rule\n\t\told text\n\t\t// generated:end version-rule\n\t}\n}\n"
+	out, err := Expand(root, []byte(src))
 	require.NoError(t, err)
-	assert.Contains(t, string(out), frag)
+	assert.Contains(t, string(out), indentLines(frag, "\t\t"), "the fragment, indented as its marker")
 	assert.NotContains(t, string(out), "old text")
-	again, err := Expand(out)
+	again, err := Expand(root, out)
 	require.NoError(t, err)
 	assert.Equal(t, string(out), string(again), "expanding twice changes nothing")
 
-	_, err = Expand([]byte("\t// generated:begin version-rule\n\t// generated:end other\n"))
+	_, err = Expand(root, []byte("\t// generated:begin version-rule\n\t// generated:end other\n"))
 	assert.ErrorContains(t, err, `block "version-rule" ends with "other"`)
-	_, err = Expand([]byte("\t// generated:begin nosuch\n\t// generated:end nosuch\n"))
+	_, err = Expand(root, []byte("\t// generated:begin nosuch\n\t// generated:end nosuch\n"))
 	assert.ErrorContains(t, err, "fragment nosuch")
 }
 
-func readDefinition(t *testing.T, name string) string {
-	t.Helper()
-	stale, err := Generate("../..")
+// The provider's schema is its own CUE package; the copies leave the
+// package clause out.
+func TestFragmentDropsThePackageClause(t *testing.T) {
+	frag, err := Fragment(root, providerSchema)
 	require.NoError(t, err)
-	if b, ok := stale["definitions/"+name+".cue"]; ok {
-		return string(b)
-	}
-	b, err := readFile("../../definitions/" + name + ".cue")
-	require.NoError(t, err)
-	return strings.TrimSpace(b)
+	assert.NotContains(t, frag, "package istiocanary")
+	assert.Contains(t, frag, "#Plan: {")
+	assert.Contains(t, frag, "#Scale: {")
 }
 
-func readFile(p string) (string, error) {
-	b, err := os.ReadFile(p)
-	return string(b), err
+// readGenerated returns a generated file as `make generate` would write it.
+func readGenerated(t *testing.T, rel string) string {
+	t.Helper()
+	stale, err := Generate(root)
+	require.NoError(t, err)
+	if b, ok := stale[rel]; ok {
+		return string(b)
+	}
+	b, err := os.ReadFile(filepath.Join(root, rel))
+	require.NoError(t, err)
+	return string(b)
 }

@@ -4,8 +4,10 @@ go 1.26.0
 
 require (
 	cuelang.org/go v0.14.1
+	github.com/expr-lang/expr v1.17.8
 	github.com/kubevela/workflow v0.7.2
 	github.com/prometheus/client_golang v1.25.0
+	github.com/prometheus/common v0.72.0
 	github.com/stretchr/testify v1.12.1
 	istio.io/client-go v1.24.2
 	k8s.io/client-go v0.31.10
@@ -44,7 +46,6 @@ require (
 	github.com/pelletier/go-toml/v2 v2.2.4 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
-	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/protocolbuffers/txtpbfmt v0.0.0-20250627152318-f293424e46b5 // indirect
 	github.com/spf13/cobra v1.9.1 // indirect

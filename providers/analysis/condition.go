@@ -88,12 +88,14 @@ func (c compiled) problem() string {
 	// A condition written for the list fails the per-series form with a
 	// type error that would mislead; show the list form's error when it is
 	// the one about the result's type.
-	if strings.Contains(c.errs[wholeList].Error(), "expected bool") {
+	if !isTypeError(c.errs[perSeries]) && isTypeError(c.errs[wholeList]) {
 		err = c.errs[wholeList]
 	}
 	first, _, _ := strings.Cut(err.Error(), "\n")
 	return fmt.Sprintf("%s; write a boolean expression over result, e.g. result >= 99 (checked for each series) or all(result, # >= 99) (result is the list of series)", first)
 }
+
+func isTypeError(err error) bool { return strings.Contains(err.Error(), "expected bool") }
 
 // compileConditions compiles the two conditions of a metric in one form:
 // per series when both can be, else as the list. An empty text gives nil.

@@ -9,6 +9,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/klog/v2"
+
+	"github.com/istio-canary/istio-canary/internal/contract"
 )
 
 // BenchmarkPlan plans step 1 of the seed once reviews-v2 is ready (the
@@ -25,7 +27,7 @@ func BenchmarkPlan(b *testing.B) {
 	for _, c := range []string{"productpage", "details", "ratings"} {
 		live = append(live, deployment("v1", 1, 1, func(d *appsv1.Deployment) {
 			d.Name = c + "-v1"
-			d.Labels[LabelComponent] = c
+			d.Labels[contract.LabelComponent] = c
 		}))
 	}
 	for i := range 40 {

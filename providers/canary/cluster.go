@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"regexp"
 
-	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/istio-canary/istio-canary/internal/contract"
+	"github.com/istio-canary/istio-canary/providers/router"
 )
 
 // Clients are the API clients the provider reads and writes with.
@@ -18,6 +20,9 @@ type Clients struct {
 	Kube  kubernetes.Interface
 	Istio istioclient.Interface
 }
+
+// router reads and renders the components' routes.
+func (cl Clients) router() router.Router { return router.Istio{Client: cl.Istio} }
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
@@ -33,12 +38,17 @@ func (c Caller) validate() error {
 }
 
 func (c Caller) selector() string {
-	return labels.Set{LabelApp: c.App, LabelComponent: c.Component}.String()
+	return labels.Set{contract.LabelAppName: c.App, contract.LabelComponent: c.Component}.String()
 }
 
 // owns reports whether an object with these labels belongs to the caller's component.
 func (c Caller) owns(l map[string]string) bool {
-	return l[LabelApp] == c.App && l[LabelComponent] == c.Component
+	return contract.BelongsTo(l, c.App, c.Component)
+}
+
+// routed is the caller's component as the router knows it.
+func (c Caller) routed() router.Component {
+	return router.Component{Namespace: c.Namespace, App: c.App, Name: c.Component}
 }
 
 // versions lists the live versions of the caller's component by version name.
@@ -50,7 +60,7 @@ func (cl Clients) versions(ctx context.Context, c Caller) (map[string]*version, 
 	out := map[string]*version{}
 	for i := range list.Items {
 		d := &list.Items[i]
-		if d.Spec.Template.Labels[PodLabelVersion] == "" || d.DeletionTimestamp != nil {
+		if d.Spec.Template.Labels[contract.LabelVersion] == "" || d.DeletionTimestamp != nil {
 			continue
 		}
 		v, err := liveVersion(d)
@@ -76,42 +86,4 @@ func (cl Clients) checkTakeover(ctx context.Context, c Caller, name string) erro
 		return inputErrorf("Deployment %s/%s exists and does not belong to component %s of application %s; rename the version or remove that Deployment", c.Namespace, name, c.Component, c.App)
 	}
 	return nil
-}
-
-// traffic reads the component's VirtualService and DestinationRule; either
-// is nil when it does not exist.
-func (cl Clients) traffic(ctx context.Context, c Caller) (*networkingv1.VirtualService, *networkingv1.DestinationRule, error) {
-	vs, err := cl.virtualService(ctx, c)
-	if err != nil {
-		return nil, nil, err
-	}
-	dr, err := getOwned(ctx, c, "DestinationRule", cl.Istio.NetworkingV1().DestinationRules(c.Namespace).Get)
-	if err != nil {
-		return nil, nil, err
-	}
-	return vs, dr, nil
-}
-
-// virtualService reads the component's VirtualService; nil when it does not exist.
-func (cl Clients) virtualService(ctx context.Context, c Caller) (*networkingv1.VirtualService, error) {
-	return getOwned(ctx, c, "VirtualService", cl.Istio.NetworkingV1().VirtualServices(c.Namespace).Get)
-}
-
-// getOwned gets the object named after the caller's component, or nil when
-// it does not exist; one that belongs to someone else is refused.
-func getOwned[T interface {
-	comparable
-	metav1.Object
-}](ctx context.Context, c Caller, kind string, get func(context.Context, string, metav1.GetOptions) (T, error)) (T, error) {
-	var none T
-	obj, err := get(ctx, c.Component, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return none, nil
-	case err != nil:
-		return none, fmt.Errorf("get %s %s/%s: %w", kind, c.Namespace, c.Component, err)
-	case !c.owns(obj.GetLabels()):
-		return none, inputErrorf("%s %s/%s does not belong to component %s of application %s; remove it or rename the component", kind, c.Namespace, c.Component, c.Component, c.App)
-	}
-	return obj, nil
 }

@@ -3,6 +3,8 @@ package canary
 import (
 	"errors"
 	"fmt"
+
+	"github.com/istio-canary/istio-canary/providers/router"
 )
 
 // InputError is a problem with what the step asked for: retrying cannot help,
@@ -20,4 +22,14 @@ func inputErrorf(format string, args ...any) error {
 func IsInputError(err error) bool {
 	var ie *InputError
 	return errors.As(err, &ie)
+}
+
+// routerError makes the router's refusal of an object that belongs to
+// someone else an InputError: retrying cannot help. Other errors pass through.
+func routerError(err error) error {
+	var notOwned *router.NotOwnedError
+	if errors.As(err, &notOwned) {
+		return &InputError{msg: notOwned.Error()}
+	}
+	return err
 }

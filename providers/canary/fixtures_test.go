@@ -20,6 +20,8 @@ import (
 	k8sfake "k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/yaml"
+
+	"github.com/istio-canary/istio-canary/internal/contract"
 )
 
 // The seed story: component reviews of Application book-info in default.
@@ -47,7 +49,7 @@ func wt(revision string, weight int) WeightedTarget {
 // wanted replicas and ready (also updated and available) instances, its
 // status observed.
 func deployment(ver string, replicas, ready int32, opts ...func(*appsv1.Deployment)) *appsv1.Deployment {
-	podLabels := map[string]string{LabelApp: testApp, LabelComponent: testComp, "app": testComp, PodLabelVersion: ver}
+	podLabels := map[string]string{contract.LabelAppName: testApp, contract.LabelComponent: testComp, "app": testComp, contract.LabelVersion: ver}
 	d := &appsv1.Deployment{
 		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: metav1.ObjectMeta{
@@ -56,18 +58,18 @@ func deployment(ver string, replicas, ready int32, opts ...func(*appsv1.Deployme
 			Generation:      2,
 			ResourceVersion: "42",
 			Labels: map[string]string{
-				LabelApp: testApp, LabelComponent: testComp, LabelAppRevision: testApp + "-" + ver,
+				contract.LabelAppName: testApp, contract.LabelComponent: testComp, contract.LabelAppRevision: testApp + "-" + ver,
 				"canary.oam.dev/version": ver,
 			},
 			Annotations: map[string]string{
-				AnnoVersion: ver, AnnoPodSpecHash: podHash[ver],
+				contract.AnnotationVersion: ver, contract.AnnotationPodSpecHash: podHash[ver],
 				"deployment.kubernetes.io/revision":                "1",
 				"kubectl.kubernetes.io/last-applied-configuration": `{"kind":"Deployment"}`,
 			},
 		},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr(replicas),
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{LabelComponent: testComp, "app": testComp, PodLabelVersion: ver}},
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{contract.LabelComponent: testComp, "app": testComp, contract.LabelVersion: ver}},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{
@@ -101,12 +103,14 @@ func updated(n int32) func(*appsv1.Deployment) {
 
 // deploymentOf relabels a Deployment as another application's component.
 func deploymentOf(app, component string) func(*appsv1.Deployment) {
-	return func(d *appsv1.Deployment) { d.Labels[LabelApp], d.Labels[LabelComponent] = app, component }
+	return func(d *appsv1.Deployment) {
+		d.Labels[contract.LabelAppName], d.Labels[contract.LabelComponent] = app, component
+	}
 }
 
 // withHash sets the Deployment's pod-template-hash annotation.
 func withHash(h string) func(*appsv1.Deployment) {
-	return func(d *appsv1.Deployment) { d.Annotations[AnnoPodSpecHash] = h }
+	return func(d *appsv1.Deployment) { d.Annotations[contract.AnnotationPodSpecHash] = h }
 }
 
 // liveV1 is testdata/live-reviews-v1.yaml, reviews-v1 as the API server
@@ -145,10 +149,10 @@ func renderedAs(ver string) func(map[string]any) {
 	return func(m map[string]any) {
 		setPath(m, testComp+"-"+ver, "metadata", "name")
 		setPath(m, ver, "metadata", "labels", "canary.oam.dev/version")
-		setPath(m, ver, "metadata", "annotations", AnnoVersion)
-		setPath(m, podHash[ver], "metadata", "annotations", AnnoPodSpecHash)
-		setPath(m, ver, "spec", "selector", "matchLabels", PodLabelVersion)
-		setPath(m, ver, "spec", "template", "metadata", "labels", PodLabelVersion)
+		setPath(m, ver, "metadata", "annotations", contract.AnnotationVersion)
+		setPath(m, podHash[ver], "metadata", "annotations", contract.AnnotationPodSpecHash)
+		setPath(m, ver, "spec", "selector", "matchLabels", contract.LabelVersion)
+		setPath(m, ver, "spec", "template", "metadata", "labels", contract.LabelVersion)
 	}
 }
 
@@ -198,7 +202,7 @@ func virtualService(routes ...route) *networkingv1.VirtualService {
 	vs.TypeMeta = metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "VirtualService"}
 	vs.ObjectMeta = metav1.ObjectMeta{
 		Name: testComp, Namespace: testNS, ResourceVersion: "7", UID: "vs-uid",
-		Labels: map[string]string{LabelApp: testApp, LabelComponent: testComp},
+		Labels: map[string]string{contract.LabelAppName: testApp, contract.LabelComponent: testComp},
 	}
 	vs.Spec.Hosts = []string{testComp}
 	http := &istioapi.HTTPRoute{}
@@ -218,11 +222,11 @@ func destinationRule(subsets ...string) *networkingv1.DestinationRule {
 	dr.TypeMeta = metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "DestinationRule"}
 	dr.ObjectMeta = metav1.ObjectMeta{
 		Name: testComp, Namespace: testNS, ResourceVersion: "8",
-		Labels: map[string]string{LabelApp: testApp, LabelComponent: testComp},
+		Labels: map[string]string{contract.LabelAppName: testApp, contract.LabelComponent: testComp},
 	}
 	dr.Spec.Host = testComp
 	for _, s := range subsets {
-		dr.Spec.Subsets = append(dr.Spec.Subsets, &istioapi.Subset{Name: s, Labels: map[string]string{PodLabelVersion: s}})
+		dr.Spec.Subsets = append(dr.Spec.Subsets, &istioapi.Subset{Name: s, Labels: map[string]string{contract.LabelVersion: s}})
 	}
 	return dr
 }
@@ -407,7 +411,7 @@ func subsetNames(t testing.TB, subsets []*istioapi.Subset) []string {
 	t.Helper()
 	out := []string{}
 	for _, s := range subsets {
-		require.Equal(t, map[string]string{PodLabelVersion: s.Name}, s.Labels, "labels of subset %s", s.Name)
+		require.Equal(t, map[string]string{contract.LabelVersion: s.Name}, s.Labels, "labels of subset %s", s.Name)
 		out = append(out, s.Name)
 	}
 	return out

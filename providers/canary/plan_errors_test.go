@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/klog/v2/ktesting"
+
+	"github.com/istio-canary/istio-canary/internal/contract"
 )
 
 // TestPlanRejectsBadInput: every mistake in what the step asks for is an
@@ -28,9 +30,9 @@ func TestPlanRejectsBadInput(t *testing.T) {
 		return planStep(t, ptr(0), targets...)
 	}
 	otherVS := virtualService(r("v1", 100))
-	otherVS.Labels[LabelApp] = "shop"
+	otherVS.Labels[contract.LabelAppName] = "shop"
 	otherDR := destinationRule("v1")
-	otherDR.Labels[LabelComponent] = "ratings"
+	otherDR.Labels[contract.LabelComponent] = "ratings"
 
 	tests := []struct {
 		name   string
@@ -172,7 +174,7 @@ func TestPlanRejectsBadInput(t *testing.T) {
 			name: "workload without a version label",
 			params: func(t *testing.T) *PlanParams {
 				p := step1(t)
-				deletePath(p.Workload, "spec", "template", "metadata", "labels", PodLabelVersion)
+				deletePath(p.Workload, "spec", "template", "metadata", "labels", contract.LabelVersion)
 				return p
 			},
 			want: []string{"component reviews: its workload has no version", "rollout trait"},

@@ -11,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/klog/v2/ktesting"
+
+	"github.com/istio-canary/istio-canary/internal/contract"
 )
 
 // wantPlan is what a plan answer must hold. nil slices of vs/dr mean that the
@@ -36,7 +38,7 @@ func plan(t *testing.T, f fixture, in *PlanParams) PlanResult {
 	res, err := f.Plan(ctx, in)
 	require.NoError(t, err)
 	f.requireReadOnly(t)
-	require.Equal(t, planReads(in.Component+"-"+getPath(in.Workload, "spec", "template", "metadata", "labels", PodLabelVersion).(string)), f.actions())
+	require.Equal(t, planReads(in.Component+"-"+getPath(in.Workload, "spec", "template", "metadata", "labels", contract.LabelVersion).(string)), f.actions())
 	return throughJSON[PlanResult](t, res)
 }
 
@@ -57,16 +59,16 @@ func checkPlan(t *testing.T, got PlanResult, want wantPlan) {
 	require.Equal(t, want.target, got.Patch.Name, "patch.name")
 	require.Equal(t, want.replicas, got.Patch.Replicas, "patch.replicas")
 	ver := want.target[len(testComp)+1:]
-	require.Equal(t, ver, getPath(got.Patch.Template, "metadata", "labels", PodLabelVersion), "patch.template version label")
-	require.Equal(t, ver, getPath(got.Patch.Selector, "matchLabels", PodLabelVersion), "patch.selector version label")
-	require.Equal(t, testApp, got.Patch.Labels[LabelApp])
+	require.Equal(t, ver, getPath(got.Patch.Template, "metadata", "labels", contract.LabelVersion), "patch.template version label")
+	require.Equal(t, ver, getPath(got.Patch.Selector, "matchLabels", contract.LabelVersion), "patch.selector version label")
+	require.Equal(t, testApp, got.Patch.Labels[contract.LabelAppName])
 
 	w := decodeWorkload(t, got.Workload)
 	require.Equal(t, want.target, w.Name, "workload name")
 	require.Equal(t, testNS, w.Namespace, "workload namespace")
 	require.NotNil(t, w.Spec.Replicas)
 	require.Equal(t, int32(want.replicas), *w.Spec.Replicas, "workload replicas")
-	require.Equal(t, ver, w.Spec.Template.Labels[PodLabelVersion])
+	require.Equal(t, ver, w.Spec.Template.Labels[contract.LabelVersion])
 
 	if want.patchHTTP == nil {
 		require.Empty(t, got.Patch.HTTP, "patch.http without canary-traffic")
@@ -92,13 +94,13 @@ func checkPlan(t *testing.T, got PlanResult, want wantPlan) {
 		vs := decodeVS(t, got.VirtualService)
 		require.Equal(t, testComp, vs.meta.Name)
 		require.Equal(t, testNS, vs.meta.Namespace)
-		require.Equal(t, testApp, vs.meta.Labels[LabelApp])
-		require.Equal(t, testComp, vs.meta.Labels[LabelComponent])
+		require.Equal(t, testApp, vs.meta.Labels[contract.LabelAppName])
+		require.Equal(t, testComp, vs.meta.Labels[contract.LabelComponent])
 		require.Equal(t, want.vs, weights(t, vs.spec.Http[0].Route), "virtualService http[0].route")
 		requireSum100(t, vs.spec.Http[0].Route)
-		require.Equal(t, want.phase, vs.meta.Annotations[AnnoPhase], "phase")
-		require.Equal(t, want.canary, vs.meta.Annotations[AnnoCanary], "canary annotation")
-		stable, has := vs.meta.Annotations[AnnoStable]
+		require.Equal(t, want.phase, vs.meta.Annotations[contract.AnnotationPhase], "phase")
+		require.Equal(t, want.canary, vs.meta.Annotations[contract.AnnotationCanary], "canary annotation")
+		stable, has := vs.meta.Annotations[contract.AnnotationStable]
 		require.Equal(t, want.stable != "", has, "stable annotation present")
 		require.Equal(t, want.stable, stable, "stable annotation")
 	}
@@ -108,7 +110,7 @@ func checkPlan(t *testing.T, got PlanResult, want wantPlan) {
 		dr := decodeDR(t, got.DestinationRule)
 		require.Equal(t, testComp, dr.meta.Name)
 		require.Equal(t, testComp, dr.spec.Host)
-		require.Equal(t, testApp, dr.meta.Labels[LabelApp])
+		require.Equal(t, testApp, dr.meta.Labels[contract.LabelAppName])
 		require.Equal(t, want.dr, subsetNames(t, dr.spec.Subsets), "destinationRule subsets")
 	}
 	// The routes and subsets that the step applies together agree.
@@ -152,7 +154,7 @@ func TestPlanSeedRollout(t *testing.T) {
 	step1Ready := wantPlan{
 		ready: true, route: true, target: "reviews-v2", replicas: 1,
 		patchHTTP: []string{"v1=90", "v2=10"}, patchSubsets: []string{"v1", "v2"},
-		vs: []string{"v1=90", "v2=10"}, dr: []string{"v1", "v2"}, phase: PhaseProgressing,
+		vs: []string{"v1=90", "v2=10"}, dr: []string{"v1", "v2"}, phase: contract.PhaseProgressing,
 		retire: &Retire{Name: "reviews-v1", Replicas: 1}, stable: "v1", canary: "v2",
 		message: "reviews: reviews-v2 1/1 ready, reviews-v1 1 instance; traffic reviews-v1 90%, reviews-v2 10%",
 	}
@@ -166,7 +168,7 @@ func TestPlanSeedRollout(t *testing.T) {
 	step3Ready := wantPlan{
 		ready: true, route: true, target: "reviews-v2", replicas: 2,
 		patchHTTP: []string{"v2=100"},
-		vs:        []string{"v2=100"}, dr: []string{"v2"}, phase: PhaseCompleted,
+		vs:        []string{"v2=100"}, dr: []string{"v2"}, phase: contract.PhaseCompleted,
 		retire: &Retire{Name: "reviews-v1", Replicas: 0}, stable: "v1", canary: "v2",
 		message: "reviews: reviews-v2 2/2 ready, reviews-v1 0 instances; traffic reviews-v2 100%",
 	}
@@ -305,7 +307,7 @@ func TestPlanSeedRollout(t *testing.T) {
 			want: wantPlan{
 				ready: true, route: true, done: true, target: "reviews-v2", replicas: 2,
 				patchHTTP: []string{"v2=100"}, patchSubsets: []string{"v2"},
-				vs: []string{"v2=100"}, dr: []string{"v2"}, phase: PhaseCompleted, canary: "v2",
+				vs: []string{"v2=100"}, dr: []string{"v2"}, phase: contract.PhaseCompleted, canary: "v2",
 				message: "reviews: reviews-v2 2/2 ready; traffic reviews-v2 100%",
 			},
 		},
@@ -324,7 +326,7 @@ func TestPlanSeedRollback(t *testing.T) {
 	back := wantPlan{
 		route: true, target: "reviews-v1", replicas: 2,
 		patchHTTP: []string{"v1=100"},
-		vs:        []string{"v1=100"}, dr: []string{"v1"}, phase: PhaseRolledBack,
+		vs:        []string{"v1=100"}, dr: []string{"v1"}, phase: contract.PhaseRolledBack,
 		retire: &Retire{Name: "reviews-v2", Replicas: 0}, stable: "v1", canary: "v2",
 	}
 	waiting := back
@@ -417,9 +419,9 @@ func TestPlanRollbackWorkload(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, []string{"annotations", "labels", "name", "namespace"}, sortedKeys(meta),
 		"no uid, resourceVersion, generation, creationTimestamp, managedFields")
-	require.Equal(t, []string{AnnoPodSpecHash, AnnoVersion}, sortedKeys(meta["annotations"].(map[string]any)),
+	require.Equal(t, []string{contract.AnnotationPodSpecHash, contract.AnnotationVersion}, sortedKeys(meta["annotations"].(map[string]any)),
 		"last-applied and deployment.kubernetes.io annotations dropped")
-	require.Equal(t, []string{AnnoPodSpecHash, AnnoVersion}, sortedKeys(got.Patch.Annotations))
+	require.Equal(t, []string{contract.AnnotationPodSpecHash, contract.AnnotationVersion}, sortedKeys(got.Patch.Annotations))
 
 	live := liveV1(t, 1, 1)
 	w := decodeWorkload(t, got.Workload)
@@ -475,7 +477,7 @@ func TestPlanFirstVersion(t *testing.T) {
 			want: wantPlan{
 				ready: true, route: true, target: "reviews-v1", replicas: 2,
 				patchHTTP: []string{"v1=100"}, patchSubsets: []string{"v1"},
-				vs: []string{"v1=100"}, dr: []string{"v1"}, phase: PhaseCompleted, canary: "v1",
+				vs: []string{"v1=100"}, dr: []string{"v1"}, phase: contract.PhaseCompleted, canary: "v1",
 				message: "reviews: reviews-v1 2/2 ready; traffic reviews-v1 100%",
 			},
 		},
@@ -486,7 +488,7 @@ func TestPlanFirstVersion(t *testing.T) {
 			want: wantPlan{
 				ready: true, route: true, done: true, target: "reviews-v1", replicas: 2,
 				patchHTTP: []string{"v1=100"}, patchSubsets: []string{"v1"},
-				vs: []string{"v1=100"}, dr: []string{"v1"}, phase: PhaseCompleted, canary: "v1",
+				vs: []string{"v1=100"}, dr: []string{"v1"}, phase: contract.PhaseCompleted, canary: "v1",
 			},
 		},
 		{
@@ -500,7 +502,7 @@ func TestPlanFirstVersion(t *testing.T) {
 			want: wantPlan{
 				ready: true, route: true, target: "reviews-v1", replicas: 2,
 				patchHTTP: []string{"v1=100"}, patchSubsets: []string{"v1"},
-				vs: []string{"v1=100"}, dr: []string{"v1"}, phase: PhaseCompleted, canary: "v1",
+				vs: []string{"v1=100"}, dr: []string{"v1"}, phase: contract.PhaseCompleted, canary: "v1",
 			},
 		},
 		{
@@ -514,7 +516,7 @@ func TestPlanFirstVersion(t *testing.T) {
 			want: wantPlan{
 				ready: true, route: true, done: true, target: "reviews-v1", replicas: 2,
 				patchHTTP: []string{"v1=100"}, patchSubsets: []string{"v1"},
-				vs: []string{"v1=100"}, dr: []string{"v1"}, phase: PhaseCompleted, canary: "v1",
+				vs: []string{"v1=100"}, dr: []string{"v1"}, phase: contract.PhaseCompleted, canary: "v1",
 			},
 		},
 	}
@@ -531,11 +533,11 @@ func TestPlanFirstVersion(t *testing.T) {
 		vs := decodeVS(t, got.VirtualService)
 		require.Equal(t, []string{testComp}, vs.spec.Hosts)
 		require.Len(t, vs.spec.Http, 1)
-		require.Equal(t, map[string]string{LabelApp: testApp, LabelComponent: testComp}, vs.meta.Labels)
-		require.Equal(t, map[string]string{AnnoCanary: "v1", AnnoPhase: PhaseCompleted}, vs.meta.Annotations)
+		require.Equal(t, map[string]string{contract.LabelAppName: testApp, contract.LabelComponent: testComp}, vs.meta.Labels)
+		require.Equal(t, map[string]string{contract.AnnotationCanary: "v1", contract.AnnotationPhase: contract.PhaseCompleted}, vs.meta.Annotations)
 		dr := decodeDR(t, got.DestinationRule)
 		require.Equal(t, testComp, dr.spec.Host)
-		require.Equal(t, map[string]string{LabelApp: testApp, LabelComponent: testComp}, dr.meta.Labels)
+		require.Equal(t, map[string]string{contract.LabelAppName: testApp, contract.LabelComponent: testComp}, dr.meta.Labels)
 	})
 }
 
@@ -733,8 +735,8 @@ func TestPlanKeepsUnmanagedFields(t *testing.T) {
 	vs := virtualService(r("v1", 100))
 	vs.Labels["team"] = "bookinfo"
 	vs.Annotations = map[string]string{
-		"owner":   "reviews-team",
-		AnnoPhase: PhaseCompleted,
+		"owner":                  "reviews-team",
+		contract.AnnotationPhase: contract.PhaseCompleted,
 		"kubectl.kubernetes.io/last-applied-configuration": "{}",
 	}
 	vs.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "vela-core"}}
@@ -758,7 +760,7 @@ func TestPlanKeepsUnmanagedFields(t *testing.T) {
 		"no resourceVersion, uid or managedFields in an applied manifest")
 	require.NotContains(t, planned.raw, "status")
 	require.Equal(t, "bookinfo", planned.meta.Labels["team"])
-	require.Equal(t, map[string]string{"owner": "reviews-team", AnnoPhase: PhaseProgressing, AnnoStable: "v1", AnnoCanary: "v2"}, planned.meta.Annotations)
+	require.Equal(t, map[string]string{"owner": "reviews-team", contract.AnnotationPhase: contract.PhaseProgressing, contract.AnnotationStable: "v1", contract.AnnotationCanary: "v2"}, planned.meta.Annotations)
 	require.Equal(t, []string{"mesh"}, planned.spec.Gateways)
 	require.Len(t, planned.spec.Http, 2)
 	first := planned.spec.Http[0]
@@ -835,7 +837,7 @@ func deleting(d *appsv1.Deployment) {
 }
 
 // unversioned: the Deployment's pods have no version label.
-func unversioned(d *appsv1.Deployment) { delete(d.Spec.Template.Labels, PodLabelVersion) }
+func unversioned(d *appsv1.Deployment) { delete(d.Spec.Template.Labels, contract.LabelVersion) }
 
 // TestPlanRoutesWithoutPort: without canary-traffic's port and without a
 // port on the live routes, destinations carry no port (Istio picks the

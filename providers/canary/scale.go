@@ -9,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
+
+	"github.com/istio-canary/istio-canary/internal/contract"
 )
 
 // Scale sets the replicas of a version that the current Application revision
@@ -41,7 +43,7 @@ func (cl Clients) Scale(ctx context.Context, in *ScaleParams) (*ScaleResult, err
 		return &ScaleResult{Done: true}, nil
 	}
 	if in.Replicas == 0 {
-		if err := cl.checkNoTraffic(ctx, in.Caller, d.Spec.Template.Labels[PodLabelVersion]); err != nil {
+		if err := cl.checkNoTraffic(ctx, in.Caller, d.Spec.Template.Labels[contract.LabelVersion]); err != nil {
 			return nil, err
 		}
 	}
@@ -59,11 +61,11 @@ func (cl Clients) Scale(ctx context.Context, in *ScaleParams) (*ScaleResult, err
 // checkNoTraffic fails (as a passing error: the routes may be on their way)
 // while the component's VirtualService still sends the version traffic.
 func (cl Clients) checkNoTraffic(ctx context.Context, c Caller, ver string) error {
-	vs, err := cl.virtualService(ctx, c)
+	routes, err := cl.router().GetRoutes(ctx, c.routed())
 	if err != nil {
-		return err
+		return routerError(err)
 	}
-	if w := weightOf(liveRoutes(vs), ver); w > 0 {
+	if w := contract.WeightOf(routes.Destinations, ver); w > 0 {
 		return fmt.Errorf("not scaling version %s of component %s to 0: VirtualService %s/%s still sends it %d%% of the traffic", ver, c.Component, c.Namespace, c.Component, w)
 	}
 	return nil

@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/klog/v2/ktesting"
+
+	"github.com/istio-canary/istio-canary/internal/contract"
 )
 
 func scaleCall(name string, replicas int) *ScaleParams {
@@ -251,7 +253,7 @@ func TestScalePassingErrors(t *testing.T) {
 
 	t.Run("a VirtualService of another application stops a scale to 0", func(t *testing.T) {
 		vs := virtualService(r("v2", 100))
-		vs.Labels[LabelApp] = "shop"
+		vs.Labels[contract.LabelAppName] = "shop"
 		f := newFixture(t, deployment("v1", 1, 1), vs)
 		_, ctx := ktesting.NewTestContext(t)
 		_, err := f.Scale(ctx, scaleCall("reviews-v1", 0))

@@ -1,8 +1,9 @@
 package canary
 
 import (
-	"fmt"
 	"strings"
+
+	"github.com/istio-canary/istio-canary/internal/contract"
 )
 
 // resolveWeights turns the step's weightedTargets into the weights of the
@@ -54,7 +55,7 @@ func resolveRevision(component, stable, canary, revision string) (string, bool) 
 		return stable, stable != ""
 	}
 	for _, v := range []string{canary, stable} {
-		if v != "" && (revision == v || revision == component+"-"+v) {
+		if v != "" && (revision == v || revision == contract.DeploymentName(component, v)) {
 			return v, true
 		}
 	}
@@ -73,9 +74,9 @@ func namesOther(component string, others []string, revision string) bool {
 func revisionChoices(component, stable, canary string) string {
 	var c []string
 	if stable != "" {
-		c = append(c, fmt.Sprintf("%s-%s (stable)", component, stable))
+		c = append(c, contract.DeploymentName(component, stable)+" (stable)")
 	}
-	c = append(c, fmt.Sprintf("%s-%s (canary)", component, canary))
+	c = append(c, contract.DeploymentName(component, canary)+" (canary)")
 	if stable != "" {
 		c = append(c, "stable")
 	}

@@ -3,27 +3,14 @@ package canary
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+
+	"github.com/istio-canary/istio-canary/internal/contract"
 )
 
-// Labels and annotations of the data contract (docs/design.md).
-const (
-	LabelApp          = "app.oam.dev/name"
-	LabelComponent    = "app.oam.dev/component"
-	LabelAppRevision  = "app.oam.dev/appRevision"
-	PodLabelVersion   = "version"
-	AnnoVersion       = "canary.oam.dev/version"
-	AnnoPodSpecHash   = "canary.oam.dev/pod-template-hash"
-	AnnoStable        = "canary.oam.dev/stable"
-	AnnoCanary        = "canary.oam.dev/canary"
-	AnnoPhase         = "canary.oam.dev/phase"
-	PhaseProgressing  = "progressing"
-	PhaseCompleted    = "completed"
-	PhaseRolledBack   = "rolled-back"
-	deploymentVersion = "apps/v1"
-)
+const deploymentVersion = "apps/v1"
 
 // version is one version of a component: a Deployment <component>-<version>.
 type version struct {
@@ -40,6 +27,7 @@ type version struct {
 	Updated     int
 	Observed    bool // status.observedGeneration >= metadata.generation
 	Live        bool
+	Created     time.Time // creation of the live Deployment
 }
 
 // renderedVersion reads the Deployment the Application renders now, as the
@@ -53,8 +41,8 @@ func renderedVersion(component string, workload map[string]any) (*version, error
 	if err := json.Unmarshal(raw, &d); err != nil || d.Kind != "Deployment" {
 		return nil, inputErrorf("component %s: its workload is not a Deployment; the rollout trait applies to Deployments (webservice components)", component)
 	}
-	v := d.Spec.Template.Labels[PodLabelVersion]
-	if v == "" || d.Name != component+"-"+v {
+	v := d.Spec.Template.Labels[contract.LabelVersion]
+	if v == "" || d.Name != contract.DeploymentName(component, v) {
 		return nil, inputErrorf("component %s: its workload has no version; add a rollout trait to it", component)
 	}
 	return newVersion(&d, asMap(workload["spec"])), nil
@@ -77,6 +65,7 @@ func liveVersion(d *appsv1.Deployment) (*version, error) {
 	v.Updated = int(d.Status.UpdatedReplicas)
 	v.Observed = d.Status.ObservedGeneration >= d.Generation
 	v.Live = true
+	v.Created = d.CreationTimestamp.Time
 	return v, nil
 }
 
@@ -85,8 +74,8 @@ func liveVersion(d *appsv1.Deployment) (*version, error) {
 func newVersion(d *appsv1.Deployment, spec map[string]any) *version {
 	v := &version{
 		Name:        d.Name,
-		Version:     d.Spec.Template.Labels[PodLabelVersion],
-		PodSpecHash: d.Annotations[AnnoPodSpecHash],
+		Version:     d.Spec.Template.Labels[contract.LabelVersion],
+		PodSpecHash: d.Annotations[contract.AnnotationPodSpecHash],
 		Labels:      d.Labels,
 		Annotations: d.Annotations,
 		Spec:        spec,
@@ -119,23 +108,10 @@ func (v *version) manifest(namespace string, n int) map[string]any {
 			"name":        v.Name,
 			"namespace":   namespace,
 			"labels":      v.Labels,
-			"annotations": ownerAnnotations(v.Annotations),
+			"annotations": contract.OwnerAnnotations(v.Annotations),
 		},
 		"spec": spec,
 	}
-}
-
-// ownerAnnotations drops the annotations that apply tools and controllers
-// write, so re-applying a live object does not nest them.
-func ownerAnnotations(in map[string]string) map[string]string {
-	out := map[string]string{}
-	for k, v := range in {
-		if strings.Contains(k, "last-applied") || strings.HasPrefix(k, "deployment.kubernetes.io/") {
-			continue
-		}
-		out[k] = v
-	}
-	return out
 }
 
 func asMap(v any) map[string]any {

@@ -1,0 +1,101 @@
+package canary
+
+import "github.com/istio-canary/istio-canary/internal/contract"
+
+// decision is what one step wants for one component, as plain data: which
+// version gets how many instances and how the traffic is split.
+type decision struct {
+	target     *version // the version that gets the instances
+	replicas   int      // instances of target
+	retire     *version // the live version being phased out; nil if none
+	retireTo   int      // its instances once the routes are applied
+	dests      []contract.Destination
+	phase      string
+	routeReady bool // routes may change now
+}
+
+// decide chooses what the step's action wants.
+func (o *observation) decide() (*decision, error) {
+	switch o.in.Action {
+	case ActionRollout:
+		return o.rollout()
+	case ActionRollback:
+		return o.rollback(), nil
+	}
+	return nil, inputErrorf("action: %q is not one of rollout, rollback", o.in.Action)
+}
+
+func (o *observation) rollout() (*decision, error) {
+	in := o.in
+	n, err := batchReplicas(in.Component, in.Rollout, in.BatchPartition)
+	if err != nil {
+		return nil, err
+	}
+	if len(in.WeightedTargets) > 0 && !o.routed {
+		return nil, inputErrorf("traffic.weightedTargets: component %s has no canary-traffic trait, so its traffic cannot be split; add canary-traffic to it or leave traffic out", in.Component)
+	}
+	// The new version is applied as the Application renders it; its live
+	// Deployment only tells whether it is ready.
+	d := &decision{target: o.rendered, replicas: n, phase: contract.PhaseProgressing}
+	if o.stable == nil {
+		// Nothing to canary against: the new version is all there is.
+		d.replicas = in.Rollout.TargetSize
+		d.dests = []contract.Destination{{Version: o.rendered.Version, Weight: 100}}
+		if len(in.WeightedTargets) > 0 {
+			if _, _, _, err := resolveWeights(in.Component, in.Components, "", o.rendered.Version, in.WeightedTargets); err != nil {
+				return nil, err
+			}
+		}
+		d.phase = contract.PhaseCompleted
+		d.routeReady = o.canaryLive().readyAt(d.replicas)
+		return d, nil
+	}
+	stableN := in.Rollout.TargetSize - n
+	// Without weightedTargets the traffic follows the instances.
+	canaryW := (100*n + in.Rollout.TargetSize/2) / in.Rollout.TargetSize
+	stableW := 100 - canaryW
+	if len(in.WeightedTargets) > 0 {
+		sw, cw, matched, err := resolveWeights(in.Component, in.Components, o.stable.Version, o.rendered.Version, in.WeightedTargets)
+		if err != nil {
+			return nil, err
+		}
+		if matched {
+			stableW, canaryW = sw, cw
+		}
+	}
+	if stableW > 0 && stableN == 0 {
+		return nil, inputErrorf("traffic.weightedTargets: version %s of component %s would get %d%% of the traffic, but this batchPartition leaves it no instances; give it weight 0 or choose an earlier batchPartition", o.stable.Version, in.Component, stableW)
+	}
+	for _, dst := range []contract.Destination{{Version: o.stable.Version, Weight: stableW}, {Version: o.rendered.Version, Weight: canaryW}} {
+		if dst.Weight > 0 {
+			d.dests = append(d.dests, dst)
+		}
+	}
+	d.retire, d.retireTo = o.stable, stableN
+	if stableN == 0 && canaryW == 100 {
+		d.phase = contract.PhaseCompleted
+	}
+	// Never move weight onto a stable version without a ready instance;
+	// moving weight off it is always allowed.
+	d.routeReady = o.canaryLive().readyAt(n) && (o.stable.Ready > 0 || stableW <= contract.WeightOf(o.routes, o.stable.Version))
+	return d, nil
+}
+
+func (o *observation) rollback() *decision {
+	size := o.in.Rollout.TargetSize
+	if o.stable == nil {
+		// Nothing to roll back to: keep the only version, whole.
+		return &decision{target: o.rendered, replicas: size, phase: contract.PhaseCompleted,
+			dests: []contract.Destination{{Version: o.rendered.Version, Weight: 100}}, routeReady: o.canaryLive().readyAt(size)}
+	}
+	return &decision{
+		target:   o.stable,
+		replicas: size,
+		phase:    contract.PhaseRolledBack,
+		dests:    []contract.Destination{{Version: o.stable.Version, Weight: 100}},
+		// Traffic goes back as soon as the stable version can take it:
+		// staying on the canary is what the user is escaping from.
+		routeReady: o.stable.Ready > 0,
+		retire:     o.canaryLive(), // nil when the canary was never applied
+	}
+}

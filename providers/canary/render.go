@@ -1,0 +1,158 @@
+package canary
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/istio-canary/istio-canary/internal/contract"
+	"github.com/istio-canary/istio-canary/providers/router"
+)
+
+// render turns a decision into what the step applies: the workload patch
+// and manifest, and, for a routed component, the routes and subsets that the
+// router renders on top of the live ones.
+func (o *observation) render(d *decision, live *liveRouting) (*PlanResult, error) {
+	ready := o.live[d.target.Version].readyAt(d.replicas)
+	res := &PlanResult{
+		Planned:  true,
+		Ready:    ready,
+		Route:    d.routeReady,
+		Canary:   o.rendered.Version,
+		Workload: d.target.manifest(o.in.Namespace, d.replicas),
+		Patch: &WorkloadPatch{
+			Name:        d.target.Name,
+			Labels:      orEmpty(d.target.Labels),
+			Annotations: contract.OwnerAnnotations(d.target.Annotations),
+			Replicas:    d.replicas,
+			Selector:    orEmptyMap(d.target.Selector),
+			Template:    orEmptyMap(d.target.Template),
+			HTTP:        []any{},
+			Subsets:     []any{},
+		},
+	}
+	if o.stable != nil {
+		res.Stable = o.stable.Version
+	}
+	done := ready
+	if o.routed {
+		if err := o.renderTraffic(d, live, res); err != nil {
+			return nil, err
+		}
+		done = done && slices.Equal(o.routes, d.dests) && slices.Equal(o.subsets, versionsOf(d.dests))
+	}
+	if d.retire != nil {
+		res.Retire = &Retire{Name: d.retire.Name, Replicas: d.retireTo}
+		done = done && d.retire.Replicas == d.retireTo
+		res.RetireNow = d.routeReady || d.retireTo > d.retire.Replicas
+	}
+	res.Done = done
+	res.Message = o.message(d, ready)
+	return res, nil
+}
+
+// renderTraffic fills the routes: the patch holds the live routes until the
+// target is ready, so that applying the component never moves traffic early.
+func (o *observation) renderTraffic(d *decision, live *liveRouting, res *PlanResult) error {
+	want := versionsOf(d.dests)
+	hold := o.routes
+	if len(hold) == 0 {
+		hold = []contract.Destination{{Version: d.target.Version, Weight: 100}}
+		if o.stable != nil && o.stable.Ready > 0 {
+			hold = []contract.Destination{{Version: o.stable.Version, Weight: 100}}
+		}
+	}
+	patchRoutes := hold
+	if d.routeReady {
+		patchRoutes = d.dests
+	}
+	vs, err := live.router.SetRoutes(live.routes, router.RouteChange{Destinations: patchRoutes, Port: o.port})
+	if err != nil {
+		return err
+	}
+	dr, err := live.router.SetSubsets(live.subsets, union(union(o.subsets, want), versionsOf(patchRoutes)))
+	if err != nil {
+		return err
+	}
+	res.Patch.HTTP = specList(vs, "http")
+	res.Patch.Subsets = specList(dr, "subsets")
+	if !d.routeReady {
+		return nil
+	}
+	annotations := map[string]string{contract.AnnotationCanary: o.rendered.Version, contract.AnnotationPhase: d.phase}
+	if o.stable != nil {
+		annotations[contract.AnnotationStable] = o.stable.Version
+	}
+	if res.VirtualService, err = live.router.SetRoutes(live.routes, router.RouteChange{Destinations: d.dests, Port: o.port, Annotations: annotations}); err != nil {
+		return err
+	}
+	res.DestinationRule, err = live.router.SetSubsets(live.subsets, want)
+	return err
+}
+
+// specList is a list field of a rendered manifest's spec.
+func specList(manifest map[string]any, field string) []any {
+	l, _ := asMap(manifest["spec"])[field].([]any)
+	return l
+}
+
+func versionsOf(dests []contract.Destination) []string {
+	out := make([]string, 0, len(dests))
+	for _, d := range dests {
+		out = append(out, d.Version)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func union(a, b []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range append(append([]string{}, a...), b...) {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (o *observation) message(d *decision, ready bool) string {
+	c := o.in.Component
+	if !ready {
+		have := 0
+		if l := o.live[d.target.Version]; l != nil {
+			have = l.Ready
+		}
+		return fmt.Sprintf("%s: waiting for %s: %d/%d ready", c, d.target.Name, have, d.replicas)
+	}
+	parts := []string{fmt.Sprintf("%s %d/%d ready", d.target.Name, d.replicas, d.replicas)}
+	if d.retire != nil {
+		parts = append(parts, fmt.Sprintf("%s %s", d.retire.Name, plural(d.retireTo, "instance", "instances")))
+	}
+	msg := fmt.Sprintf("%s: %s", c, strings.Join(parts, ", "))
+	if o.routed {
+		var w []string
+		for _, dst := range d.dests {
+			w = append(w, fmt.Sprintf("%s %d%%", contract.DeploymentName(c, dst.Version), dst.Weight))
+		}
+		msg += "; traffic " + strings.Join(w, ", ")
+	}
+	return msg
+}
+
+func orEmpty(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+func orEmptyMap(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}

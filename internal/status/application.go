@@ -66,11 +66,6 @@ func decodeApplication(u *unstructured.Unstructured) (*application, error) {
 	return &app, nil
 }
 
-// AnnoPublishVersion is KubeVela's annotation that names a release of an
-// Application; `vela workflow rollback` rolls back to the last one that
-// succeeded.
-const AnnoPublishVersion = "app.oam.dev/publishVersion"
-
 func (a *application) latestRevision() string {
 	if a.Status.LatestRevision == nil {
 		return ""

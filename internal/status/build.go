@@ -8,16 +8,8 @@ import (
 	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-)
 
-// Labels vela stamps on what it renders, and the pod label that names a version.
-const (
-	LabelAppName     = "app.oam.dev/name"
-	LabelComponent   = "app.oam.dev/component"
-	LabelAppRevision = "app.oam.dev/appRevision"
-	LabelVersion     = "version"
-	// AnnotationVersion is written by the rollout trait on the Deployment.
-	AnnotationVersion = "canary.oam.dev/version"
+	"github.com/istio-canary/istio-canary/internal/contract"
 )
 
 // Snapshot is the raw state the view is built from.
@@ -39,20 +31,12 @@ type VirtualService struct {
 	Routes      []Route
 }
 
-// NewVirtualService extracts name, annotations and spec.http[0].route of a VirtualService.
-// A single destination without weight gets 100.
+// NewVirtualService extracts name, annotations and the destinations of the
+// route the steps own (contract.ReadRoute) of a VirtualService.
 func NewVirtualService(name string, annotations map[string]string, spec *networkingv1alpha3.VirtualService) VirtualService {
 	vs := VirtualService{Name: name, Annotations: annotations}
-	if spec == nil || len(spec.GetHttp()) == 0 {
-		return vs
-	}
-	dests := spec.GetHttp()[0].GetRoute()
-	for _, d := range dests {
-		r := Route{Subset: d.GetDestination().GetSubset(), Weight: d.GetWeight()}
-		if len(dests) == 1 && r.Weight == 0 {
-			r.Weight = 100
-		}
-		vs.Routes = append(vs.Routes, r)
+	for _, d := range contract.ReadRoute(spec) {
+		vs.Routes = append(vs.Routes, Route{Subset: d.Version, Weight: int32(d.Weight)})
 	}
 	return vs
 }
@@ -71,15 +55,15 @@ func Build(s Snapshot) (View, error) {
 	v.Found = true
 	v.Phase = app.Status.Phase
 	v.LatestRevision = app.latestRevision()
-	v.PublishVersion = app.Metadata.Annotations[AnnoPublishVersion]
+	v.PublishVersion = app.Metadata.Annotations[contract.AnnotationPublishVersion]
 	v.Workflow = app.workflow()
 
 	byComponent := map[string][]*appsv1.Deployment{}
 	for _, d := range s.Deployments {
-		if d.Labels[LabelAppName] != s.Name {
+		if d.Labels[contract.LabelAppName] != s.Name {
 			continue
 		}
-		c := d.Labels[LabelComponent]
+		c := d.Labels[contract.LabelComponent]
 		byComponent[c] = append(byComponent[c], d)
 	}
 	vsByName := map[string]*VirtualService{}
@@ -115,24 +99,32 @@ func buildComponent(name string, deps []*appsv1.Deployment, vs *VirtualService, 
 	var annotations map[string]string
 	if vs != nil {
 		c.VirtualService, c.Routes, annotations = vs.Name, vs.Routes, vs.Annotations
-		c.Phase = annotations[AnnotationPhase]
+		c.Phase = annotations[contract.AnnotationPhase]
 		for _, r := range vs.Routes {
 			weights[r.Subset] += r.Weight
 		}
 	}
 	byVersion := map[string]*Version{}
-	var cands []Candidate
+	byCandidate := map[string]*Candidate{}
+	var order []string
 	for _, d := range deps {
 		ver := versionOf(name, d)
 		if v, ok := byVersion[ver]; ok { // two Deployments of one version: add them up
 			v.Ready += d.Status.ReadyReplicas
 			v.Desired += desired(d)
+			byCandidate[ver].Ready = v.Ready
 			continue
 		}
 		byVersion[ver] = &Version{Name: ver, Deployment: d.Name, Ready: d.Status.ReadyReplicas, Desired: desired(d), Weight: weights[ver]}
-		cands = append(cands, Candidate{Version: ver, AppRevision: d.Labels[LabelAppRevision], Created: d.CreationTimestamp.Time, Weight: weights[ver]})
+		byCandidate[ver] = &Candidate{Version: ver, AppRevision: d.Labels[contract.LabelAppRevision], Created: d.CreationTimestamp.Time, Weight: weights[ver], Ready: d.Status.ReadyReplicas}
+		order = append(order, ver)
 	}
-	roles := DecideRoles(annotations, cands, latestRevision)
+	cands := make([]Candidate, 0, len(order))
+	for _, ver := range order {
+		cands = append(cands, *byCandidate[ver])
+	}
+	c.Decision = contract.DecideRoles(rolesInput(annotations, cands, latestRevision))
+	roles := shown(c.Decision)
 	c.Stable, c.Canary, c.RoleSource = roles.Stable, roles.Canary, roles.Source
 	for _, ver := range []string{roles.Stable, roles.Canary} {
 		if _, ok := byVersion[ver]; !ok && ver != "" {
@@ -169,10 +161,10 @@ func buildComponent(name string, deps []*appsv1.Deployment, vs *VirtualService, 
 // versionOf is the pod template label version, else the rollout trait's annotation,
 // else the Deployment name without the "<component>-" prefix.
 func versionOf(component string, d *appsv1.Deployment) string {
-	if v := d.Spec.Template.Labels[LabelVersion]; v != "" {
+	if v := d.Spec.Template.Labels[contract.LabelVersion]; v != "" {
 		return v
 	}
-	if v := d.Annotations[AnnotationVersion]; v != "" {
+	if v := d.Annotations[contract.AnnotationVersion]; v != "" {
 		return v
 	}
 	return strings.TrimPrefix(d.Name, component+"-")

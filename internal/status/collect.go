@@ -9,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/istio-canary/istio-canary/internal/contract"
 )
 
 // Clients are the API clients the status reads with.
@@ -45,7 +47,7 @@ func Fetch(ctx context.Context, c Clients, namespace, app string) (Snapshot, err
 	default:
 		s.App = u
 	}
-	sel := metav1.ListOptions{LabelSelector: LabelAppName + "=" + app}
+	sel := metav1.ListOptions{LabelSelector: contract.LabelAppName + "=" + app}
 	deps, err := c.Kube.AppsV1().Deployments(namespace).List(ctx, sel)
 	if err != nil {
 		return s, fmt.Errorf("list deployments in %s with %s: %w", namespace, sel.LabelSelector, err)

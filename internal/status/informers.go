@@ -12,6 +12,8 @@ import (
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/istio-canary/istio-canary/internal/contract"
 )
 
 // sources are informers on the Application, its Deployments and the namespace's
@@ -42,7 +44,7 @@ func newSources(ctx context.Context, c Clients, namespace, app string, onChange 
 		o.FieldSelector = "metadata.name=" + app
 	})
 	s.kube = informers.NewSharedInformerFactoryWithOptions(c.Kube, 0, informers.WithNamespace(namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = LabelAppName + "=" + app }))
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = contract.LabelAppName + "=" + app }))
 	s.istio = istioinformers.NewSharedInformerFactoryWithOptions(c.Istio, 0, istioinformers.WithNamespace(namespace))
 
 	appInf := s.dyn.ForResource(ApplicationGVR)

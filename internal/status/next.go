@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	wfv1alpha1 "github.com/kubevela/workflow/api/v1alpha1"
+
+	"github.com/istio-canary/istio-canary/internal/contract"
 )
 
 // Application phases (status.status) the next action depends on.
@@ -17,8 +19,9 @@ const (
 	AppUnhealthy          = "unhealthy"
 )
 
-// PhaseRolledBack is the canary.oam.dev/phase value after a canary-rollback step.
-const PhaseRolledBack = "rolled-back"
+// PhaseRolledBack is the canary.oam.dev/phase value after a canary-rollback
+// step, for callers of the view (the contract defines it).
+const PhaseRolledBack = contract.PhaseRolledBack
 
 // reasonTerminate is the step reason when the workflow was terminated by hand.
 const reasonTerminate = "Terminate"

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/istio-canary/istio-canary/internal/contract"
 )
 
 func TestDecideRoles(t *testing.T) {
@@ -20,13 +22,13 @@ func TestDecideRoles(t *testing.T) {
 		latest string
 		want   Roles
 	}{
-		{"annotations win over revisions", map[string]string{AnnotationStable: "v2", AnnotationCanary: "v1"},
+		{"annotations win over revisions", map[string]string{contract.AnnotationStable: "v2", contract.AnnotationCanary: "v1"},
 			[]Candidate{v1, v2}, "app-v2", Roles{"v2", "v1", "annotations"}},
-		{"annotations name a version without Deployment", map[string]string{AnnotationStable: "v1", AnnotationCanary: "v2"},
+		{"annotations name a version without Deployment", map[string]string{contract.AnnotationStable: "v1", contract.AnnotationCanary: "v2"},
 			[]Candidate{v2}, "app-v2", Roles{"v1", "v2", "annotations"}},
-		{"canary equal to stable means no canary", map[string]string{AnnotationStable: "v2", AnnotationCanary: "v2"},
+		{"canary equal to stable means no canary", map[string]string{contract.AnnotationStable: "v2", contract.AnnotationCanary: "v2"},
 			[]Candidate{v2}, "", Roles{"v2", "", "annotations"}},
-		{"canary without stable is the only version", map[string]string{AnnotationCanary: "v1", AnnotationPhase: "completed"},
+		{"canary without stable is the only version", map[string]string{contract.AnnotationCanary: "v1", contract.AnnotationPhase: "completed"},
 			[]Candidate{v1}, "app-v1", Roles{"v1", "", "annotations"}},
 		{"no Deployment", nil, nil, "app-v1", Roles{Source: "none"}},
 		{"one Deployment is stable", nil, []Candidate{v2}, "app-v2", Roles{"v2", "", "single"}},

@@ -5,6 +5,8 @@
 // Build a plain View -> Render it as text. Nothing here keeps global state.
 package status
 
+import "github.com/istio-canary/istio-canary/internal/contract"
+
 // Role of a version inside a canaried component.
 type Role string
 
@@ -86,11 +88,15 @@ type Component struct {
 	Canary string
 	// RoleSource says how the roles were decided: annotations, single, appRevision, traffic.
 	RoleSource string
+	// Decision is the roles rule's answer (contract.DecideRoles), which
+	// Stable and Canary show; the provider asks the same rule.
+	Decision contract.Roles
 	// Versions: stable first, then canary, then any others by name.
 	Versions []Version
 	// VirtualService is the name of the VirtualService read ("" when there is none).
 	VirtualService string
-	// Routes is spec.http[0].route of the VirtualService, in order.
+	// Routes are the destinations of the VirtualService's route that the
+	// steps own (contract.OurRoute), in order.
 	Routes []Route
 }
 

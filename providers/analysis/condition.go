@@ -12,6 +12,12 @@ import (
 // MaxConditionLength bounds a condition's text; conditions are one-liners.
 const MaxConditionLength = 1024
 
+// conditionMemoryBudget bounds what one run of a condition may allocate,
+// a tenth of expr's default: a condition over the series of one query
+// needs little, and the provider serves every Application of the cluster,
+// so one condition must not keep it busy (len(map(1..1e6, #)) > 0).
+const conditionMemoryBudget = 1e5
+
 // form says what result is while a condition runs.
 type form int
 
@@ -159,7 +165,8 @@ func formOf(c compiled) form {
 
 // holds runs the condition on one number (perSeries) or on the list.
 func (c *condition) holds(result any) (bool, error) {
-	out, err := expr.Run(c.prog, map[string]any{"result": result})
+	machine := vm.VM{MemoryBudget: conditionMemoryBudget}
+	out, err := machine.Run(c.prog, map[string]any{"result": result})
 	if err != nil {
 		first, _, _ := strings.Cut(err.Error(), "\n")
 		return false, fmt.Errorf("condition %q: %s", c.src, first)

@@ -97,6 +97,8 @@ func TestOutcomeTable(t *testing.T) {
 			msg: "native histogram, not a number"},
 		{name: "condition fails to run", spec: metric(func(m *MetricSpec) { m.SuccessCondition = "result[3] > 1" }), value: vec(1), phase: PhaseError,
 			msg: "index out of range"},
+		{name: "condition over its memory budget", spec: metric(func(m *MetricSpec) { m.SuccessCondition = "len(map(1..100000, # * result)) > 0" }),
+			value: vec(1), phase: PhaseError, msg: "memory budget exceeded"},
 
 		// Empty vector: no data is never a success.
 		{name: "empty, range", spec: rangeMin, value: vec(), phase: PhaseInconclusive, msg: "the query returned no series"},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"testing"
 
@@ -12,9 +13,11 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	istioapi "istio.io/api/networking/v1alpha3"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	networkingv1beta1 "istio.io/client-go/pkg/apis/networking/v1beta1"
 	istiofake "istio.io/client-go/pkg/clientset/versioned/fake"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8sfake "k8s.io/client-go/kubernetes/fake"
@@ -231,6 +234,38 @@ func destinationRule(subsets ...string) *networkingv1.DestinationRule {
 	return dr
 }
 
+// virtualServiceV1beta1 is virtualService served as networking.istio.io/v1beta1.
+func virtualServiceV1beta1(routes ...route) *networkingv1beta1.VirtualService {
+	v1 := virtualService(routes...)
+	vs := &networkingv1beta1.VirtualService{ObjectMeta: v1.ObjectMeta}
+	vs.Spec.Hosts = v1.Spec.Hosts
+	vs.Spec.Http = []*istioapi.HTTPRoute{v1.Spec.Http[0]}
+	return vs
+}
+
+// destinationRuleV1beta1 is a DestinationRule served as networking.istio.io/v1beta1.
+func destinationRuleV1beta1(v1 *networkingv1.DestinationRule) *networkingv1beta1.DestinationRule {
+	dr := &networkingv1beta1.DestinationRule{ObjectMeta: v1.ObjectMeta}
+	dr.Spec.Host, dr.Spec.Subsets = v1.Spec.Host, v1.Spec.Subsets
+	return dr
+}
+
+// notServedIstio makes the fake API server answer these versions of
+// networking.istio.io as one that does not serve them: a bare 404.
+func notServedIstio(f fixture, versions ...string) {
+	f.istio.PrependReactor("*", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if !slices.Contains(versions, a.GetResource().Version) {
+			return false, nil, nil
+		}
+		*f.log = append(*f.log, describe(a)) // this reactor runs before the recording one
+		name := ""
+		if g, ok := a.(k8stesting.GetAction); ok {
+			name = g.GetName()
+		}
+		return true, nil, apierrors.NewGenericServerResponse(404, a.GetVerb(), a.GetResource().GroupResource(), name, "404 page not found", 0, true)
+	})
+}
+
 // fixture is a pair of fake clientsets loaded with objects, recording the
 // calls made through either in one log, in order.
 type fixture struct {
@@ -245,7 +280,7 @@ func newFixture(t testing.TB, objs ...runtime.Object) fixture {
 	var kubeObjs, istioObjs []runtime.Object
 	for _, o := range objs {
 		switch o.(type) {
-		case *networkingv1.VirtualService, *networkingv1.DestinationRule:
+		case *networkingv1.VirtualService, *networkingv1.DestinationRule, *networkingv1beta1.VirtualService, *networkingv1beta1.DestinationRule:
 			istioObjs = append(istioObjs, o)
 		default:
 			kubeObjs = append(kubeObjs, o)

@@ -88,3 +88,13 @@ func WriteRoute(host string, port int, dests []Destination) []any {
 	}
 	return out
 }
+
+// SubsetVersions lists the versions a DestinationRule has subsets for, in
+// order: each subset is named after the version whose pods it selects.
+func SubsetVersions(spec *networkingv1alpha3.DestinationRule) []string {
+	out := make([]string, 0, len(spec.GetSubsets()))
+	for _, s := range spec.GetSubsets() {
+		out = append(out, s.GetName())
+	}
+	return out
+}

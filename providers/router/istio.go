@@ -115,10 +115,7 @@ func (r Istio) GetSubsets(ctx context.Context, c Component) (*Subsets, error) {
 		out.live = &destinationRule{apiVersion: apiVersion}
 		return out, nil
 	}
-	out.Names = make([]string, 0, len(dr.spec.GetSubsets()))
-	for _, s := range dr.spec.GetSubsets() {
-		out.Names = append(out.Names, s.GetName())
-	}
+	out.Names = contract.SubsetVersions(dr.spec)
 	sort.Strings(out.Names)
 	return out, nil
 }

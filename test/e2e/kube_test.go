@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/istio-canary/istio-canary/internal/contract"
 	"github.com/istio-canary/istio-canary/test/cluster"
 )
 
@@ -165,37 +166,27 @@ func (e *env) deployment(ns, name string) (replicas, ready int32, exists bool) {
 	return replicas, d.Status.ReadyReplicas, true
 }
 
-// weights returns the VirtualService's first route as subset -> weight.
+// weights returns the weights of the VirtualService's route that the steps
+// own (contract.ReadRoute) as subset -> weight.
 func (e *env) weights(ns, name string) (map[string]int, error) {
 	vs, err := e.istio.NetworkingV1().VirtualServices(ns).Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]int{}
-	if len(vs.Spec.Http) == 0 {
-		return out, nil
-	}
-	route := vs.Spec.Http[0].Route
-	for _, r := range route {
-		w := int(r.Weight)
-		if len(route) == 1 {
-			w = 100
-		}
-		out[r.Destination.Subset] = w
+	for _, d := range contract.ReadRoute(&vs.Spec) {
+		out[d.Version] += d.Weight
 	}
 	return out, nil
 }
 
+// subsets returns the versions the DestinationRule has subsets for, in order.
 func (e *env) subsets(ns, name string) []string {
 	dr, err := e.istio.NetworkingV1().DestinationRules(ns).Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {
 		return nil
 	}
-	var out []string
-	for _, s := range dr.Spec.Subsets {
-		out = append(out, s.Name)
-	}
-	return out
+	return contract.SubsetVersions(&dr.Spec)
 }
 
 // reconciledRE matches vela-core's log line for the end of an Application's

@@ -49,7 +49,7 @@ func count(mr MetricRun) tally {
 		case PhaseFailed:
 			t.failed++
 			t.lastFailed = m
-			t.failedValues = append(t.failedValues, values(m.Values))
+			t.failedValues = append(t.failedValues, formatValues(m.Values))
 		case PhaseInconclusive:
 			t.inconcl++
 			t.lastInconclusive = m
@@ -58,7 +58,7 @@ func count(mr MetricRun) tally {
 	return t
 }
 
-func values(vs []Value) string {
+func formatValues(vs []Value) string {
 	s := make([]string, len(vs))
 	for i, v := range vs {
 		s[i] = v.String()
@@ -67,6 +67,16 @@ func values(vs []Value) string {
 		return s[0]
 	}
 	return "[" + strings.Join(s, " ") + "]"
+}
+
+// lastOf lists the last few of many, so that a large failureLimit does not
+// make a message of a page.
+func lastOf(items []string) string {
+	const most = 5
+	if len(items) > most {
+		return fmt.Sprintf("(%d before) %s", len(items)-most, strings.Join(items[len(items)-most:], ", "))
+	}
+	return strings.Join(items, ", ")
 }
 
 // Decide tells where a run stands at now, by limits (see the package doc).
@@ -84,7 +94,7 @@ func Decide(run Run, limits Limits, now time.Time) Outcome {
 	for _, t := range tallies {
 		if t.failed > limits.failureLimit() {
 			failed = append(failed, fmt.Sprintf("metric %q failed %d of %d measurements, more than failureLimit %d allows; failed values: %s; last: %s",
-				t.name, t.failed, t.measured, limits.failureLimit(), strings.Join(t.failedValues, ", "), t.lastFailed.Message))
+				t.name, t.failed, t.measured, limits.failureLimit(), lastOf(t.failedValues), t.lastFailed.Message))
 		}
 		if t.consecutiveErrors > limits.consecutiveErrorLimit() {
 			failed = append(failed, fmt.Sprintf("metric %q could not be measured %d times in a row, more than consecutiveErrorLimit %d allows; last error: %s",

@@ -121,6 +121,10 @@ func TestDecide(t *testing.T) {
 		{name: "errors between answers, limit 1", run: runOf("ESESE"), limits: limits(5, func(l *Limits) { l.ConsecutiveErrorLimit = ptr(1) }), now: minutes(5),
 			phase: PhaseRunning, next: minutes(5), due: []string{"success-rate"}},
 
+		{name: "many failures, the last values", run: runOf("FFFFFFF"), limits: limits(9, func(l *Limits) { l.FailureLimit = ptr(6) }), now: minutes(7),
+			phase: PhaseFailed, msg: []string{"failed values: (2 before) 82, 83, 84, 85, 86;"}},
+		{name: "a negative limit counts as 0", run: runOf("S"), limits: limits(3, func(l *Limits) { l.FailureLimit = ptr(-1) }), now: minutes(1),
+			phase: PhaseRunning, next: minutes(1), due: []string{"success-rate"}},
 		{name: "no metrics", run: Run{StartedAt: start}, limits: limits(3, nil), now: start, phase: PhaseFailed, msg: []string{"the run has no metrics"}},
 	}
 	for _, tt := range tests {
@@ -158,7 +162,7 @@ func TestRunJSON(t *testing.T) {
 
 	var back Run
 	require.NoError(t, json.Unmarshal(b, &back))
-	assert.Equal(t, `[NaN +Inf -Inf 12.5]`, values(back.Metrics[1].Measurements[0].Values))
+	assert.Equal(t, `[NaN +Inf -Inf 12.5]`, formatValues(back.Metrics[1].Measurements[0].Values))
 
 	var v Value
 	require.NoError(t, json.Unmarshal([]byte(`99`), &v), "a plain number is taken too")

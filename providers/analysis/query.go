@@ -15,16 +15,16 @@ import (
 // Vars are the values a query's placeholders stand for, and the time the
 // instant query is evaluated at.
 type Vars struct {
-	Namespace string `json:"namespace"`
-	App       string `json:"app"`
-	Component string `json:"component"`
-	Canary    string `json:"canary"`
-	Stable    string `json:"stable"`
+	Namespace string
+	App       string
+	Component string
+	Canary    string
+	Stable    string
 	// Interval is the window of {{interval}}, usually Limits.Interval.
-	Interval time.Duration `json:"interval"`
+	Interval time.Duration
 	// Time is when the query is evaluated and the measurement is dated;
 	// zero means now.
-	Time time.Time `json:"time,omitzero"`
+	Time time.Time
 }
 
 // Placeholders lists the placeholder names, in the order the package doc gives them.

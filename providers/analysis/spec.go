@@ -89,11 +89,13 @@ func (l Limits) consecutiveErrorLimit() int {
 	return valueOr(l.ConsecutiveErrorLimit, DefaultConsecutiveErrorLimit)
 }
 
+// valueOr reads a limit; a negative one (which ValidateSpec rejects) counts
+// as 0, so that Decide on unvalidated limits cannot misbehave.
 func valueOr(p *int, def int) int {
 	if p == nil {
 		return def
 	}
-	return *p
+	return max(*p, 0)
 }
 
 // Duration is a time.Duration written in JSON as Go writes durations

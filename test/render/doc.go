@@ -36,7 +36,13 @@
 // stubs in testdata/vela, loaded as vela loads its internal packages;
 // TestStubsMatchKubeVela compares their contract, and that of the traits'
 // stubs, with the real ones. The component a step renders sees the live
-// Deployments of testdata/step-live.yaml, or the case's own.
+// Deployments of testdata/live/<state>.yaml (the objects in the cluster).
+//
+// A step case that names its live state says that its plan and scale
+// answers are the provider's for those objects: TestStepContract runs it
+// again against the real provider (providers/server over fake clientsets
+// holding the objects, called over HTTP with the JSON of $params), and both
+// runs must make the same calls and end alike.
 //
 // Layout: testdata/<definition>/<case>.yaml is the input (its fields are
 // documented on traitCase and stepCase), <case>.golden.yaml the rendering.
@@ -46,7 +52,5 @@
 //	go test ./test/render/ -definitions <dir>    # try changed definitions elsewhere
 //
 // An invalid case states what its error must mention; a step case states the
-// phase it must end in. A case the definitions do not satisfy yet carries
-// `knownBug: <what and the fix>`: the test then asserts the bug is still
-// there, so that the fix makes it fail until the marker is removed.
+// phase it must end in.
 package render

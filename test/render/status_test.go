@@ -38,21 +38,10 @@ func statusMessage(t *testing.T, tmpl string, ctx, params map[string]any) (strin
 	return v.LookupPath(cue.ParsePath("message")).String()
 }
 
-// canaryTrafficStatusBug, when not empty, is a known bug of canary-traffic's
-// customStatus: the test then asserts it still fails to evaluate, so that
-// the fix makes the test fail until this is emptied.
-const canaryTrafficStatusBug = ""
-
 func TestCanaryTrafficStatus(t *testing.T) {
 	defs := allDefinitions(t)
 	tmpl := customStatus(t, defs["canary-traffic"])
 	require.NotEmpty(t, tmpl, "canary-traffic has a customStatus")
-	if canaryTrafficStatusBug != "" {
-		_, err := statusMessage(t, tmpl, map[string]any{"name": "reviews"}, map[string]any{"port": 9080})
-		require.Error(t, err, "the known bug looks fixed: empty canaryTrafficStatusBug")
-		t.Logf("known bug: %s (%v)", canaryTrafficStatusBug, err)
-		return
-	}
 	route := func(subset string, weight any) map[string]any {
 		r := map[string]any{"destination": map[string]any{"host": "reviews", "subset": subset}}
 		if weight != nil {

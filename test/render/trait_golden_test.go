@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -35,11 +34,6 @@ type traitCase struct {
 	// ErrorMentions, when set, makes the case invalid: rendering must fail
 	// and the error must contain each of these strings.
 	ErrorMentions []string `json:"errorMentions,omitempty"`
-	// KnownBug marks an invalid case whose error does not yet mention
-	// everything in ErrorMentions because of a bug in the definition (say
-	// which, and the fix). The test then asserts the bug is still there, so
-	// that fixing the definition makes it fail: remove knownBug, -update.
-	KnownBug string `json:"knownBug,omitempty"`
 }
 
 // caseTrait is a trait of the component under test.
@@ -148,7 +142,9 @@ func TestTraitGolden(t *testing.T) {
 					var golden any
 					if len(tc.ErrorMentions) > 0 {
 						require.Error(t, err, "invalid case must fail to render")
-						checkMentions(t, err.Error(), tc.ErrorMentions, tc.KnownBug)
+						for _, m := range tc.ErrorMentions {
+							assert.Contains(t, err.Error(), m, "the error must name the offending field")
+						}
 						golden = map[string]any{"error": err.Error()}
 					} else {
 						require.NoError(t, err)
@@ -161,29 +157,6 @@ func TestTraitGolden(t *testing.T) {
 			}
 		})
 	}
-}
-
-// checkMentions asserts that msg contains every one of mentions, or, for a
-// case marked with a known bug, that it still misses one of them.
-func checkMentions(t *testing.T, msg string, mentions []string, knownBug string) {
-	t.Helper()
-	if knownBug == "" {
-		for _, m := range mentions {
-			assert.Contains(t, msg, m, "the error must name the offending field")
-		}
-		return
-	}
-	var missing []string
-	for _, m := range mentions {
-		if !strings.Contains(msg, m) {
-			missing = append(missing, m)
-		}
-	}
-	if len(missing) == 0 {
-		t.Errorf("the known bug looks fixed (the error now mentions %q): remove knownBug from the case and run -update", mentions)
-		return
-	}
-	t.Logf("known bug, the error does not mention %q: %s", missing, knownBug)
 }
 
 // TestCanaryTrafficServiceMatchesExpose: expose and canary-traffic both
@@ -202,14 +175,10 @@ func TestCanaryTrafficServiceMatchesExpose(t *testing.T) {
 	}
 }
 
-// outputNamesBug, when not empty, is a known bug about output names: the
-// test then asserts it is still there, so that the fix makes it fail.
-const outputNamesBug = ""
-
-// TestOutputNamesUnique mimics the Application webhook's
-// validateAuxiliaryNameUnique (kubevela pkg/appfile/validate.go) on every
-// component of the bookinfo Application: the outputs of a component's
-// traits must have distinct names. expose is emulated (its output: service).
+// TestOutputNamesUnique checks what vela's Application webhook checks
+// (validateAuxiliaryNameUnique) on every component of the bookinfo
+// Application: the outputs of a component's traits must have distinct names.
+// expose is emulated (its output: service).
 func TestOutputNamesUnique(t *testing.T) {
 	defs := allDefinitions(t)
 	var app map[string]any
@@ -241,11 +210,6 @@ func TestOutputNamesUnique(t *testing.T) {
 				seen[n] = typ
 			}
 		}
-	}
-	if outputNamesBug != "" {
-		require.NotEmpty(t, clashes, "the known bug looks fixed: empty outputNamesBug")
-		t.Logf("known bug: %s: %v", outputNamesBug, clashes)
-		return
 	}
 	assert.Empty(t, clashes)
 }

@@ -77,7 +77,7 @@ type traitResult struct {
 }
 
 // renderTrait renders a trait the way kubevela v1.11's traitDef.Complete
-// (pkg/cue/definition/template.go) does and applies its result to c:
+// does and applies its result to c:
 // patch unified into the workload, outputs added to c.Outputs.
 // The error texts follow vela's ("validation failed for trait ...").
 func renderTrait(def *definition, properties map[string]any, c *component) (*traitResult, error) {

@@ -67,7 +67,7 @@ func through[T any, S any](apiVersion string, get func(context.Context, string, 
 
 // GetRoutes reads the component's VirtualService.
 func (r Istio) GetRoutes(ctx context.Context, c Component) (*Routes, error) {
-	vs, apiVersion, err := getServed(ctx, c, "VirtualService",
+	vs, err := getServed(ctx, c, "VirtualService",
 		through(apiV1, r.Client.NetworkingV1().VirtualServices(c.Namespace).Get,
 			func(o *networkingv1.VirtualService) (metav1.ObjectMeta, *networkingv1alpha3.VirtualService) {
 				return o.ObjectMeta, &o.Spec
@@ -80,9 +80,8 @@ func (r Istio) GetRoutes(ctx context.Context, c Component) (*Routes, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Routes{Component: c, Served: apiVersion != "", Found: vs != nil, live: vs}
-	if vs == nil {
-		out.live = &virtualService{apiVersion: apiVersion}
+	out := &Routes{Component: c, Served: vs.apiVersion != "", Found: vs.spec != nil, live: vs}
+	if !out.Found {
 		return out, nil
 	}
 	out.Annotations = vs.meta.Annotations
@@ -97,7 +96,7 @@ func (r Istio) GetRoutes(ctx context.Context, c Component) (*Routes, error) {
 
 // GetSubsets reads the component's DestinationRule.
 func (r Istio) GetSubsets(ctx context.Context, c Component) (*Subsets, error) {
-	dr, apiVersion, err := getServed(ctx, c, "DestinationRule",
+	dr, err := getServed(ctx, c, "DestinationRule",
 		through(apiV1, r.Client.NetworkingV1().DestinationRules(c.Namespace).Get,
 			func(o *networkingv1.DestinationRule) (metav1.ObjectMeta, *networkingv1alpha3.DestinationRule) {
 				return o.ObjectMeta, &o.Spec
@@ -110,21 +109,19 @@ func (r Istio) GetSubsets(ctx context.Context, c Component) (*Subsets, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Subsets{Component: c, Served: apiVersion != "", Found: dr != nil, live: dr}
-	if dr == nil {
-		out.live = &destinationRule{apiVersion: apiVersion}
-		return out, nil
+	out := &Subsets{Component: c, Served: dr.apiVersion != "", Found: dr.spec != nil, live: dr}
+	if out.Found {
+		out.Names = contract.SubsetVersions(dr.spec)
+		sort.Strings(out.Names)
 	}
-	out.Names = contract.SubsetVersions(dr.spec)
-	sort.Strings(out.Names)
 	return out, nil
 }
 
 // getServed reads the object of a kind named after the component through the
-// first API version the cluster serves, and returns that version ("" when
-// none is served). The object is nil when it does not exist; one that
-// belongs to someone else is refused with a NotOwnedError.
-func getServed[S any](ctx context.Context, c Component, kind string, versions ...getter[S]) (*object[S], string, error) {
+// first API version the cluster serves. The object it returns has that
+// version ("" when none is served) and a nil spec when the object does not
+// exist; one that belongs to someone else is refused with a NotOwnedError.
+func getServed[S any](ctx context.Context, c Component, kind string, versions ...getter[S]) (*object[S], error) {
 	logger := klog.FromContext(ctx)
 	for _, g := range versions {
 		m, spec, err := g.get(ctx, c.Name)
@@ -133,15 +130,15 @@ func getServed[S any](ctx context.Context, c Component, kind string, versions ..
 			logger.V(2).Info("API not served", "apiVersion", g.apiVersion, "kind", kind)
 			continue
 		case apierrors.IsNotFound(err):
-			return nil, g.apiVersion, nil
+			return &object[S]{apiVersion: g.apiVersion}, nil
 		case err != nil:
-			return nil, "", fmt.Errorf("get %s %s/%s: %w", kind, c.Namespace, c.Name, err)
+			return nil, fmt.Errorf("get %s %s/%s: %w", kind, c.Namespace, c.Name, err)
 		case !c.owns(m.Labels):
-			return nil, "", &NotOwnedError{Kind: kind, Component: c}
+			return nil, &NotOwnedError{Kind: kind, Component: c}
 		}
-		return &object[S]{apiVersion: g.apiVersion, meta: m, spec: spec}, g.apiVersion, nil
+		return &object[S]{apiVersion: g.apiVersion, meta: m, spec: spec}, nil
 	}
-	return nil, "", nil
+	return &object[S]{}, nil
 }
 
 // notServed tells "the API is not served" from "the object does not exist",

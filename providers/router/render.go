@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/istio-canary/istio-canary/internal/contract"
@@ -32,10 +31,7 @@ func (r Istio) SetRoutes(live *Routes, want RouteChange) (map[string]any, error)
 // Without a route to own, one named contract.RouteName is added; an owned
 // route without a name gets that name, so that the next read finds it by name.
 func (r *Routes) http(want RouteChange) ([]any, error) {
-	var typed []*networkingv1alpha3.HTTPRoute
-	if r.live.spec != nil {
-		typed = r.live.spec.GetHttp()
-	}
+	typed := r.live.spec.GetHttp() // nil without a VirtualService
 	var all []any
 	if len(typed) > 0 {
 		if err := roundTrip(typed, &all); err != nil {

@@ -2,10 +2,10 @@ package defgen
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"text/template"
 
@@ -35,8 +35,14 @@ type step struct {
 }
 
 var templateFuncs = template.FuncMap{
-	// quote writes a CUE string literal.
-	"quote": strconv.Quote,
+	// quote writes a CUE string literal (JSON's escapes are CUE's).
+	"quote": func(s string) (string, error) {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		err := enc.Encode(s)
+		return strings.TrimSuffix(b.String(), "\n"), err
+	},
 	// comment writes text as // lines at the given depth of tabs.
 	"comment": func(depth int, text string) string {
 		indent := strings.Repeat("\t", depth)

@@ -8,6 +8,8 @@ import (
 	istioapi "istio.io/api/networking/v1alpha3"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/klog/v2/ktesting"
+
+	"github.com/istio-canary/istio-canary/internal/contract"
 )
 
 // TestPlanInvariants plans every step of the seed (and a step without
@@ -58,12 +60,9 @@ func TestPlanInvariants(t *testing.T) {
 							objs = append(objs, deployment("v2", v2.replicas, v2.ready))
 							ready["v2"] = v2.ready
 						}
-						before := map[string]int32{}
-						for _, rt := range routing {
-							before[rt.subset] = rt.weight
-						}
-						if len(routing) == 1 {
-							before[routing[0].subset] = 100
+						before := map[string]int{}
+						for _, d := range contract.ReadRoute(&virtualService(routing...).Spec) {
+							before[d.Version] = d.Weight
 						}
 
 						f := newFixture(t, objs...)
@@ -77,13 +76,10 @@ func TestPlanInvariants(t *testing.T) {
 						planned++
 						got := throughJSON[PlanResult](t, res)
 
-						check := func(what string, routes []*istioapi.HTTPRouteDestination, subsets []string) {
-							requireSum100(t, routes)
-							for _, rd := range routes {
-								s, w := rd.Destination.Subset, rd.Weight
-								if len(routes) == 1 {
-									w = 100
-								}
+						check := func(what string, route *istioapi.HTTPRoute, subsets []string) {
+							requireSum100(t, route)
+							for _, d := range contract.Destinations(route) {
+								s, w := d.Version, d.Weight
 								require.Contains(t, subsets, s, "%s routes to a subset it does not define", what)
 								require.False(t, w > before[s] && ready[s] == 0,
 									"%s moves traffic onto %s (%d%% -> %d%%), which has no ready pod", what, s, before[s], w)
@@ -95,9 +91,9 @@ func TestPlanInvariants(t *testing.T) {
 						if got.VirtualService != nil {
 							require.True(t, got.Route)
 							vs := decodeVS(t, got.VirtualService)
-							check("the VirtualService", vs.spec.Http[0].Route, subsetNames(t, decodeDR(t, got.DestinationRule).spec.Subsets))
+							check("the VirtualService", vs.spec.Http[0], subsetNames(t, decodeDR(t, got.DestinationRule).spec.Subsets))
 						}
-						check("the patch", decodeHTTP(t, got.Patch.HTTP)[0].Route, patchSubsets(t, got.Patch.Subsets))
+						check("the patch", decodeHTTP(t, got.Patch.HTTP)[0], patchSubsets(t, got.Patch.Subsets))
 					})
 				}
 			}

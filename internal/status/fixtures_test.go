@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	istiofake "istio.io/client-go/pkg/clientset/versioned/fake"
-	"k8s.io/apimachinery/pkg/runtime"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	k8sfake "k8s.io/client-go/kubernetes/fake"
 
@@ -31,8 +30,4 @@ func loadFixtures(t *testing.T, state string) fixtureClients {
 		dyn:     fakes.Dynamic,
 		istio:   fakes.Istio,
 	}
-}
-
-func newFakeDynamic(objs ...runtime.Object) *dynamicfake.FakeDynamicClient {
-	return statustest.NewDynamic(ApplicationGVR, objs...)
 }

@@ -302,9 +302,7 @@ func newFixture(t testing.TB, objs ...runtime.Object) fixture {
 func describe(a k8stesting.Action) string {
 	s := fmt.Sprintf("%s %s %s", a.GetVerb(), a.GetResource().Resource, a.GetNamespace())
 	switch a := a.(type) {
-	case k8stesting.GetAction:
-		s += "/" + a.GetName()
-	case k8stesting.PatchAction:
+	case k8stesting.GetAction: // a patch names its object this way too
 		s += "/" + a.GetName()
 	case k8stesting.CreateAction:
 		if o, ok := a.GetObject().(interface{ GetName() string }); ok {

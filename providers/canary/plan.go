@@ -11,7 +11,7 @@ import (
 // plain data, decide chooses instances and weights from that data alone, and
 // render turns the decision into manifests built on the live objects.
 func (cl Clients) Plan(ctx context.Context, in *PlanParams) (*PlanResult, error) {
-	if err := in.Caller.validate(); err != nil {
+	if err := in.validate(); err != nil {
 		return nil, err
 	}
 	logger := klog.FromContext(ctx).WithValues("namespace", in.Namespace, "app", in.App, "component", in.Component, "action", in.Action)

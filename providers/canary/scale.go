@@ -18,7 +18,7 @@ import (
 // It refuses to take the last instance away from a version that still gets
 // traffic, and writes nothing when the replicas already match.
 func (cl Clients) Scale(ctx context.Context, in *ScaleParams) (*ScaleResult, error) {
-	if err := in.Caller.validate(); err != nil {
+	if err := in.validate(); err != nil {
 		return nil, err
 	}
 	if in.Replicas < 0 {
@@ -36,7 +36,7 @@ func (cl Clients) Scale(ctx context.Context, in *ScaleParams) (*ScaleResult, err
 	if err != nil {
 		return nil, fmt.Errorf("get Deployment %s/%s: %w", in.Namespace, in.Name, err)
 	}
-	if !in.Caller.owns(d.Labels) {
+	if !in.owns(d.Labels) {
 		return nil, inputErrorf("name: Deployment %s/%s does not belong to component %s of application %s", in.Namespace, in.Name, in.Component, in.App)
 	}
 	if d.Spec.Replicas != nil && int(*d.Spec.Replicas) == in.Replicas {

@@ -46,7 +46,7 @@ func ParseExpect(text string) ([]Clause, error) {
 		case c.Kind == KindDeployment && instancesRe.MatchString(c.Want):
 		case c.Kind == KindTraffic && trafficRe.MatchString(c.Want):
 		default:
-			return nil, fmt.Errorf("expect clause %q: want application <name> <phase>, deployment <name> <ready>/<desired>|absent or traffic <name> <subset>=<weight>,...", strings.TrimSpace(part))
+			return nil, fmt.Errorf("expect clause %q: want application <name> <phase>, deployment <name> <ready>/<desired>|absent, or traffic <name> <subset>=<weight>[,<subset>=<weight>]", strings.TrimSpace(part))
 		}
 		out = append(out, c)
 	}

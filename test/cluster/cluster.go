@@ -199,7 +199,7 @@ func Adopt(opts Options, name string, pid int) error {
 	}
 	kept := s.Processes[:0]
 	for _, p := range s.Processes {
-		if !(p.Adopted && p.Name == name) {
+		if !p.Adopted || p.Name != name {
 			kept = append(kept, p)
 		}
 	}

@@ -212,9 +212,7 @@ func runStep(t *testing.T, def *definition, properties, ctx map[string]any, fake
 		return run
 	}
 	if err := val.Validate(); err != nil {
-		for _, e := range splitErrors(err) {
-			run.Unresolved = append(run.Unresolved, e)
-		}
+		run.Unresolved = append(run.Unresolved, splitErrors(err)...)
 	}
 	if flagged != "" {
 		run.Phase, run.Message = "wait", flagged
@@ -265,7 +263,7 @@ func cueErrorLines(err error) []string {
 // patch to its strategic unify (Syntax with Docs and resolved references).
 func cueSyntax(t *testing.T, v cue.Value) string {
 	t.Helper()
-	n := v.Syntax(cue.Docs(true), cue.ResolveReferences(true))
+	n := v.Syntax(cue.Docs(true), cue.ResolveReferences(true)) //nolint:staticcheck // as vela re-exports a patch
 	var b []byte
 	var err error
 	if e, ok := n.(ast.Expr); ok {

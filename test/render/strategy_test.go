@@ -26,12 +26,12 @@ import (
 // That package cannot be imported by this module as it stands (its
 // json-patch dependency is not in go.sum), hence this port of its logic.
 func strategyUnify(base, patch cue.Value) (cue.Value, error) {
-	baseFile, err := toFile(base.Syntax(cue.Docs(true), cue.ResolveReferences(true)))
+	baseFile, err := toFile(base.Syntax(cue.Docs(true), cue.ResolveReferences(true))) //nolint:staticcheck // vela exports with it; without it references stay dangling
 	if err != nil {
 		return cue.Value{}, err
 	}
 	openLists(baseFile)
-	patchFile, err := toFile(patch.Syntax(cue.Docs(true), cue.ResolveReferences(true)))
+	patchFile, err := toFile(patch.Syntax(cue.Docs(true), cue.ResolveReferences(true))) //nolint:staticcheck // as vela does
 	if err != nil {
 		return cue.Value{}, err
 	}

@@ -196,7 +196,7 @@ func TestRolloutPatchExportsValues(t *testing.T) {
 			require.NoError(t, err)
 			patch := val.LookupPath(cue.ParsePath("patch"))
 			found := map[string]bool{}
-			ast.Walk(patch.Syntax(cue.Docs(true), cue.ResolveReferences(true)), func(n ast.Node) bool {
+			ast.Walk(patch.Syntax(cue.Docs(true), cue.ResolveReferences(true)), func(n ast.Node) bool { //nolint:staticcheck // as vela re-exports a patch
 				switch x := n.(type) {
 				case *ast.CallExpr, *ast.ImportDecl, *ast.LetClause, *ast.Comprehension:
 					found[fmt.Sprintf("%T", x)] = true

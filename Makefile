@@ -49,6 +49,10 @@ addon-up: cluster-up ## Build the provider, run it on 127.0.0.1 and enable the a
 addon-down: ## Disable the addon and stop the local provider.
 	hack/addon.sh down
 
+.PHONY: image
+image: ## Build the provider image without a container engine into .image/ (OCI layout and tarball); prints its digest.
+	$(GO) run ./hack/image
+
 .PHONY: def-check
 def-check: ## cue fmt and vela def vet every definition.
 	hack/def-check.sh

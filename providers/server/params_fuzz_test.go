@@ -1,0 +1,257 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	istiofake "istio.io/client-go/pkg/clientset/versioned/fake"
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8sfake "k8s.io/client-go/kubernetes/fake"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/yaml"
+
+	"github.com/istio-canary/istio-canary/providers/canary"
+	"github.com/istio-canary/istio-canary/providers/server"
+)
+
+// fuzzProvider is the provider as the command wires it, over fake clusters
+// that each call gets afresh (so that the same body always gets the same
+// answer, even from scale, which writes). One server serves every input: a
+// listener per input would make the fuzzer slow.
+type fuzzProvider struct {
+	url     string
+	client  *http.Client
+	objects func() (kube, istio []runtime.Object)
+	clients canary.Clients
+}
+
+func newFuzzProvider(f *testing.F) *fuzzProvider {
+	raw, err := os.ReadFile(filepath.Join("testdata", "seed-step1.yaml"))
+	require.NoError(f, err)
+	p := &fuzzProvider{}
+	var kube, istio []runtime.Object
+	for i, doc := range strings.Split(string(raw), "\n---\n") {
+		var meta struct{ Kind string }
+		require.NoError(f, yaml.Unmarshal([]byte(doc), &meta))
+		var o runtime.Object
+		switch meta.Kind {
+		case "Deployment":
+			o = &appsv1.Deployment{}
+		case "VirtualService":
+			o = &networkingv1.VirtualService{}
+		case "DestinationRule":
+			o = &networkingv1.DestinationRule{}
+		default:
+			f.Fatalf("doc %d: unexpected kind %q", i, meta.Kind)
+		}
+		require.NoError(f, yaml.Unmarshal([]byte(doc), o), "doc %d", i)
+		if meta.Kind == "Deployment" {
+			kube = append(kube, o)
+		} else {
+			istio = append(istio, o)
+		}
+	}
+	p.objects = func() (k, i []runtime.Object) {
+		for _, o := range kube {
+			k = append(k, o.DeepCopyObject())
+		}
+		for _, o := range istio {
+			i = append(i, o.DeepCopyObject())
+		}
+		return k, i
+	}
+	// Quiet: the provider logs every call it rejects or fails, millions of
+	// them while fuzzing.
+	s, err := server.New(server.Options{Token: token, IsInputError: canary.IsInputError, Logger: klog.LoggerWithName(klog.Background(), "fuzz").V(100)})
+	require.NoError(f, err)
+	server.Register(s, "plan", func(ctx context.Context, in *canary.PlanParams) (*canary.PlanResult, error) {
+		return p.clients.Plan(ctx, in)
+	})
+	server.Register(s, "scale", func(ctx context.Context, in *canary.ScaleParams) (*canary.ScaleResult, error) {
+		return p.clients.Scale(ctx, in)
+	})
+	ts := httptest.NewServer(s)
+	f.Cleanup(ts.Close)
+	p.url, p.client = ts.URL, ts.Client()
+	return p
+}
+
+// post sends body to /function of a fresh cluster; the reply must be one
+// JSON object, whatever the body.
+func (p *fuzzProvider) post(t *testing.T, function string, body []byte) map[string]any {
+	t.Helper()
+	kube, istio := p.objects()
+	p.clients = canary.Clients{Kube: k8sfake.NewSimpleClientset(kube...), Istio: istiofake.NewSimpleClientset(istio...)}
+	resp, err := p.client.Post(p.url+"/"+function, "application/json", bytes.NewReader(body))
+	require.NoError(t, err, "no reply (a handler that panics closes the connection)")
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Less(t, resp.StatusCode, 500, "reply %s", raw)
+	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	var out map[string]any
+	require.NoError(t, json.Unmarshal(raw, &out), "the reply must be a JSON object: %q", raw)
+	require.NotNil(t, out, "the reply must be a JSON object, not null")
+	return out
+}
+
+// FuzzDecodeParams posts arbitrary bodies to plan and scale. Whatever the
+// body, the reply is a JSON object: a result, or an err or retry alone. A
+// $params of a field of the wrong type is answered with an err that names
+// the field, so that the user can find it. And the numbers of a body decode
+// the same whether written as integers or as CUE writes the floats that an
+// external provider's answers become (1E+1, 2.0).
+func FuzzDecodeParams(f *testing.F) {
+	step1, err := os.ReadFile(filepath.Join("testdata", "plan-step1.json"))
+	require.NoError(f, err)
+	scale := `{"token":"` + token + `","namespace":"default","app":"book-info","component":"reviews","name":"reviews-v1","replicas":1}`
+	f.Add(false, step1)
+	f.Add(false, []byte(strings.NewReplacer(`"targetSize": 2`, `"targetSize": 2.0`, `"weight": 10}`, `"weight": 1E+1}`, `"batchPartition": 0`, `"batchPartition": 0.0`).Replace(string(step1))))
+	f.Add(false, []byte(strings.Replace(string(step1), `"targetSize": 2`, `"targetSize": "2"`, 1)))
+	f.Add(false, []byte(strings.Replace(string(step1), `"weight": 90`, `"weight": 90.5`, 1)))
+	f.Add(false, []byte(strings.Replace(string(step1), `"rolloutBatches": [`, `"rolloutBatches": {"x": [`, 1)))
+	f.Add(true, []byte(scale))
+	f.Add(true, []byte(strings.Replace(scale, `"replicas":1`, `"replicas":1E+0`, 1)))
+	f.Add(true, []byte(strings.Replace(scale, `"replicas":1`, `"replicas":1e400`, 1)))
+	f.Add(true, []byte(strings.Replace(scale, `"replicas":1`, `"replicas":-2.0`, 1)))
+	f.Add(true, []byte(strings.Replace(scale, `"replicas":1`, `"replicas":null`, 1)))
+	f.Add(true, []byte(`{"token":"`+token+`","name":["reviews-v1"]}`))
+	f.Add(true, []byte(`{"token":5}`))
+	f.Add(false, []byte(`null`))
+	f.Add(false, []byte(`[]`))
+	f.Add(false, []byte(`{`))
+	f.Add(false, []byte{})
+
+	p := newFuzzProvider(f)
+	f.Fuzz(func(t *testing.T, isScale bool, body []byte) {
+		function := "plan"
+		if isScale {
+			function = "scale"
+		}
+		got := p.post(t, function, body)
+		if e, ok := got["err"]; ok {
+			require.Len(t, got, 1, "an err comes alone: %v", got)
+			require.IsType(t, "", e)
+		} else if r, ok := got["retry"]; ok {
+			require.Len(t, got, 1, "a retry comes alone: %v", got)
+			require.IsType(t, "", r)
+		} else if isScale {
+			require.Contains(t, got, "done")
+		} else {
+			require.Equal(t, true, got["planned"], "a plan says so: %v", got)
+		}
+
+		// A field of the wrong type is named in the err.
+		var in any = &canary.PlanParams{}
+		if isScale {
+			in = &canary.ScaleParams{}
+		}
+		var cred struct{ Token string }
+		if json.Unmarshal(body, &cred) == nil && cred.Token == token {
+			if field := wrongField(body, in); field != "" {
+				require.Contains(t, got["err"], field, "the err names the field of the wrong type")
+			}
+		}
+
+		// The same body with its integers written as CUE floats gets the
+		// same answer.
+		ints, floats, ok := cueNumbers(body)
+		if !ok {
+			return
+		}
+		require.Equal(t, p.post(t, function, ints), p.post(t, function, floats), "integers written as CUE floats decode alike:\n%s\n%s", ints, floats)
+	})
+}
+
+// wrongField is the path of the field of a JSON object body whose value has
+// the wrong type for in (decoded as the server decodes, numbers through
+// float64); "" when the body is no JSON object or decodes.
+func wrongField(body []byte, in any) string {
+	var loose map[string]any
+	if json.Unmarshal(body, &loose) != nil || loose == nil {
+		return ""
+	}
+	normal, err := json.Marshal(loose)
+	if err != nil {
+		return ""
+	}
+	var typeErr *json.UnmarshalTypeError
+	if err := json.Unmarshal(normal, in); errors.As(err, &typeErr) {
+		return typeErr.Field
+	}
+	return ""
+}
+
+// cueNumbers re-encodes a JSON body twice: with its numbers as they are and
+// with every integer written as CUE writes a float (10 as 1E+1, 2 as 2.0).
+func cueNumbers(body []byte) (ints, floats []byte, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil || dec.More() {
+		return nil, nil, false
+	}
+	var err error
+	if ints, err = json.Marshal(v); err != nil {
+		return nil, nil, false
+	}
+	if floats, err = json.Marshal(cueFloats(v)); err != nil {
+		return nil, nil, false
+	}
+	return ints, floats, !bytes.Equal(ints, floats)
+}
+
+func cueFloats(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = cueFloats(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = cueFloats(e)
+		}
+		return out
+	case json.Number:
+		return cueFloat(v)
+	}
+	return v
+}
+
+// cueFloat writes an integer as CUE writes the float of its value: the
+// trailing zeros as an exponent (1E+1), else a decimal point (2.0). Other
+// numbers, and integers too long to be exact as a float64, stay as they are.
+func cueFloat(n json.Number) json.Number {
+	s := string(n)
+	if _, err := strconv.ParseInt(s, 10, 54); err != nil {
+		return n
+	}
+	sign := ""
+	if strings.HasPrefix(s, "-") {
+		sign, s = "-", s[1:]
+	}
+	digits := strings.TrimRight(s, "0")
+	if digits == "" {
+		return json.Number(sign + "0.0")
+	}
+	if zeros := len(s) - len(digits); zeros > 0 {
+		return json.Number(sign + digits + "E+" + strconv.Itoa(zeros))
+	}
+	return json.Number(sign + s + ".0")
+}

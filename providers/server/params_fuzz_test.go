@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -172,7 +173,14 @@ func FuzzDecodeParams(f *testing.F) {
 		if !ok {
 			return
 		}
-		require.Equal(t, p.post(t, function, ints), p.post(t, function, floats), "integers written as CUE floats decode alike:\n%s\n%s", ints, floats)
+		want, got := p.post(t, function, ints), p.post(t, function, floats)
+		// The provider checks several names in no fixed order, so a body
+		// with more than one bad name may get either complaint; any answer
+		// the integers can get will do.
+		for i := 0; i < 20 && !reflect.DeepEqual(want, got); i++ {
+			want = p.post(t, function, ints)
+		}
+		require.Equal(t, want, got, "integers written as CUE floats decode alike:\n%s\n%s", ints, floats)
 	})
 }
 

@@ -29,9 +29,13 @@ var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 // validate checks the identity a call acts for; the step fills it from its
 // context, so a bad one means a broken step definition or a stranger.
 func (c Caller) validate() error {
-	for field, v := range map[string]string{"namespace": c.Namespace, "app": c.App, "component": c.Component} {
-		if !dnsLabel.MatchString(v) {
-			return inputErrorf("%s: %q is not a valid name", field, v)
+	// In a fixed order, so that a call with several bad names always gets
+	// the same complaint (a step's message must not flip between reconciles).
+	for _, f := range []struct{ field, value string }{
+		{"namespace", c.Namespace}, {"app", c.App}, {"component", c.Component},
+	} {
+		if !dnsLabel.MatchString(f.value) {
+			return inputErrorf("%s: %q is not a valid name", f.field, f.value)
 		}
 	}
 	return nil

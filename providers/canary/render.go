@@ -58,10 +58,7 @@ func (o *observation) renderTraffic(d *decision, live *liveRouting, res *PlanRes
 	want := versionsOf(d.dests)
 	hold := o.routes
 	if len(hold) == 0 {
-		hold = []contract.Destination{{Version: d.target.Version, Weight: 100}}
-		if o.stable != nil && o.stable.Ready > 0 {
-			hold = []contract.Destination{{Version: o.stable.Version, Weight: 100}}
-		}
+		hold = []contract.Destination{{Version: o.serving(d).Version, Weight: 100}}
 	}
 	patchRoutes := hold
 	if d.routeReady {
@@ -155,4 +152,28 @@ func orEmptyMap(m map[string]any) map[string]any {
 		return map[string]any{}
 	}
 	return m
+}
+
+// serving is the version a new route sends everything to while it waits
+// for the target: one with a ready instance, the stable version first, then
+// the target, then the other live versions by name; the target when none
+// has one (no route can then avoid a version without instances). On a
+// rollback the target is the stable version, which may have none yet while
+// the canary still serves.
+func (o *observation) serving(d *decision) *version {
+	candidates := []*version{o.stable, d.target}
+	names := make([]string, 0, len(o.live))
+	for name := range o.live {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		candidates = append(candidates, o.live[name])
+	}
+	for _, v := range candidates {
+		if v != nil && v.Ready > 0 {
+			return v
+		}
+	}
+	return d.target
 }

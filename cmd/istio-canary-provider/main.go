@@ -36,7 +36,7 @@ type options struct {
 
 func main() {
 	var o options
-	flag.StringVar(&o.listen, "listen", ":8080", "address to serve the provider protocol, /healthz and /metrics on")
+	flag.StringVar(&o.listen, "listen", ":8080", "address to serve the provider protocol, /healthz, /readyz and /metrics on")
 	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file; default: in-cluster, then $KUBECONFIG")
 	flag.StringVar(&o.tokenNamespace, "token-namespace", "vela-system", "namespace of the Secret holding the callers' token")
 	flag.StringVar(&o.tokenSecretName, "token-secret", "istio-canary-provider", "name of the Secret holding the callers' token; created if missing")
@@ -71,7 +71,12 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(server.Options{Token: token, IsInputError: canary.IsInputError, Logger: logger})
+	srv, err := server.New(server.Options{
+		Token:        token,
+		IsInputError: canary.IsInputError,
+		Logger:       logger,
+		Ready:        server.SecretCheck(kube, o.tokenNamespace, o.tokenSecretName),
+	})
 	if err != nil {
 		return err
 	}

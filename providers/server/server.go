@@ -35,6 +35,10 @@ type Options struct {
 	Registerer   prometheus.Registerer
 	Gatherer     prometheus.Gatherer
 	MaxBodyBytes int64
+	// Ready is /readyz's check (e.g. SecretCheck); nil means always ready.
+	Ready func(context.Context) error
+	// ReadyTimeout bounds Ready; default DefaultReadyTimeout.
+	ReadyTimeout time.Duration
 }
 
 // Server routes provider calls to functions.
@@ -46,13 +50,16 @@ type Server struct {
 	latency   *prometheus.HistogramVec
 }
 
-// New returns a Server with /healthz and /metrics; add functions with Register.
+// New returns a Server with /healthz, /readyz and /metrics; add functions with Register.
 func New(opts Options) (*Server, error) {
 	if opts.Token == "" {
 		return nil, errors.New("server: a token is required")
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.ReadyTimeout <= 0 {
+		opts.ReadyTimeout = DefaultReadyTimeout
 	}
 	if opts.IsInputError == nil {
 		opts.IsInputError = func(error) bool { return false }
@@ -80,6 +87,7 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	s.mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+	s.mux.HandleFunc("/readyz", s.readyz)
 	// A step calling a function this provider lacks still gets a JSON object.
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.calls.WithLabelValues("unknown", "err").Inc()

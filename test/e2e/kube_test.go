@@ -74,9 +74,20 @@ func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 func (e *env) run(program string, args ...string) string {
 	e.t.Helper()
 	out, err := e.try(program, args...)
+	// vela's workflow verbs write the Application's status without retrying
+	// when vela-core wrote it in between ("the object has been modified"):
+	// a user runs the command again, and so do the tests, a few times.
+	for i := 0; i < 5 && err != nil && program == "vela" && strings.Contains(out, conflictMessage); i++ {
+		time.Sleep(time.Second)
+		out, err = e.try(program, args...)
+	}
 	require.NoError(e.t, err, "%s %s:\n%s", program, strings.Join(args, " "), out)
 	return out
 }
+
+// conflictMessage is the API server's answer to a write based on an old
+// resourceVersion.
+const conflictMessage = "the object has been modified"
 
 func (e *env) try(program string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)

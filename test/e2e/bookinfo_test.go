@@ -71,17 +71,23 @@ func TestBookinfoRollbackFromFirstBatch(t *testing.T) {
 }
 
 // setupBookinfo enables the addon and deploys the first version of bookinfo.
-func setupBookinfo(t *testing.T) *env {
+func setupBookinfo(t *testing.T) *env { return setupBookinfoWith(t, nil) }
+
+// setupBookinfoWith is setupBookinfo with the first deploy changed by
+// mutate; without one, the example file itself is applied.
+func setupBookinfoWith(t *testing.T, mutate func(map[string]any)) *env {
 	e := newEnv(t)
 	e.deleteApp(ns, app)
 	e.run("hack/addon.sh", "up")
-	e.run("kubectl", "apply", "-f", "examples/bookinfo/first-deploy.yaml")
+	if mutate == nil {
+		e.run("kubectl", "apply", "-f", "examples/bookinfo/first-deploy.yaml")
+	} else {
+		e.applyExampleIn(ns, "first-deploy.yaml", mutate)
+	}
 	e.waitPhase(ns, app, "running", 3*time.Minute)
-	e.eventually(time.Minute, "reviews-v1 2/2 with all the traffic", func() (bool, string) {
-		r, ready, _ := e.deployment(ns, "reviews-v1")
-		w, err := e.weights(ns, "reviews")
-		return r == 2 && ready == 2 && fmt.Sprint(w) == "map[v1:100]", fmt.Sprintf("reviews-v1 %d/%d, weights %v %v", ready, r, w, err)
-	})
+	e.waitVersions(ns, map[string]int32{"reviews-v1": 2}, "map[v1:100]")
+	replicas, _, _ := e.deployment(ns, "reviews-v1")
+	require.Equal(t, int32(2), replicas, "reviews-v1's desired instances")
 	for _, c := range untouched {
 		_, ready, _ := e.deployment(ns, c)
 		require.Equal(t, int32(1), ready, c)

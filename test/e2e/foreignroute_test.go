@@ -17,6 +17,7 @@ import (
 // place, unchanged, through the whole seed flow, while the steps move the
 // weights of the route they own.
 func TestForeignRouteSurvivesTheSeedFlow(t *testing.T) {
+	newEnv(t).run("vela", "def", "apply", "test/e2e/testdata/debug-route.cue")
 	e := setupBookinfoWith(t, withDebugRoute)
 	want := e.foreignRoute("debug")
 	require.Contains(t, want, `"x-debug"`, "the first deploy renders the debug route")
@@ -54,16 +55,4 @@ func (e *env) foreignRoute(name string) string {
 	raw, err := json.Marshal(vs.Spec.Http[0])
 	require.NoError(e.t, err)
 	return string(raw)
-}
-
-// setupBookinfoWith is setupBookinfo with the first deploy changed by mutate.
-func setupBookinfoWith(t *testing.T, mutate func(map[string]any)) *env {
-	e := newEnv(t)
-	e.deleteApp(ns, app)
-	e.run("hack/addon.sh", "up")
-	e.run("vela", "def", "apply", "test/e2e/testdata/debug-route.cue")
-	e.applyExampleIn(ns, "first-deploy.yaml", mutate)
-	e.waitPhase(ns, app, "running", 3*time.Minute)
-	e.waitVersions(ns, map[string]int32{"reviews-v1": 2}, "map[v1:100]")
-	return e
 }

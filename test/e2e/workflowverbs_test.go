@@ -33,12 +33,7 @@ func TestWorkflowRollbackWithoutPublishVersion(t *testing.T) {
 // on every release, vela puts back the last release that succeeded (the
 // first deploy): all instances and all the traffic on v1, v2 removed.
 func TestWorkflowRollbackWithPublishVersion(t *testing.T) {
-	e := newEnv(t)
-	e.deleteApp(ns, app)
-	e.run("hack/addon.sh", "up")
-	e.applyExampleIn(ns, "first-deploy.yaml", publishVersion("1"))
-	e.waitPhase(ns, app, "running", 3*time.Minute)
-	e.waitVersions(ns, map[string]int32{"reviews-v1": 2}, "map[v1:100]")
+	e := setupBookinfoWith(t, publishVersion("1"))
 
 	watch := e.watchTraffic("reviews")
 	e.applyExampleIn(ns, "rollout-v2.yaml", publishVersion("2"))

@@ -1,0 +1,127 @@
+// Package workflowrun reads and acts on the workflow run of a KubeVela
+// Application the way the canary machinery needs it: which run is current,
+// whether a human or an analysis asked to abort it, and the two writes that
+// abort takes (an annotation naming the run, and resuming a suspended
+// workflow so that its next canary step can roll back). `istio-canary abort`
+// and the provider's analysis use this one mechanism.
+package workflowrun
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	wfv1alpha1 "github.com/kubevela/workflow/api/v1alpha1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/istio-canary/istio-canary/internal/contract"
+)
+
+// ApplicationGVR is the resource of KubeVela Applications.
+var ApplicationGVR = schema.GroupVersionResource{Group: "core.oam.dev", Version: "v1beta1", Resource: "applications"}
+
+// Run is an Application's current workflow run.
+type Run struct {
+	Namespace string
+	App       string
+	UID       string
+	// ID is contract.RunID of the run; empty before the workflow started.
+	ID       string
+	Revision string
+	// Phase is status.workflow.status: executing, suspending, succeeded,
+	// failed, terminated, ...
+	Phase      string
+	Suspended  bool
+	Finished   bool
+	Terminated bool
+	// AbortRequested is true when the abort annotation names this run.
+	AbortRequested bool
+	AbortReason    string
+	Steps          []wfv1alpha1.WorkflowStepStatus
+}
+
+// Active reports whether the run may still move: it has started and has
+// neither finished nor been terminated.
+func (r *Run) Active() bool {
+	return r.ID != "" && !r.Finished && !r.Terminated
+}
+
+// application is the part of an Application this package reads.
+type application struct {
+	Metadata struct {
+		UID         string            `json:"uid"`
+		Annotations map[string]string `json:"annotations"`
+	} `json:"metadata"`
+	Status struct {
+		Workflow *struct {
+			AppRevision string                          `json:"appRevision"`
+			Phase       string                          `json:"status"`
+			Suspend     bool                            `json:"suspend"`
+			Terminated  bool                            `json:"terminated"`
+			Finished    bool                            `json:"finished"`
+			StartTime   time.Time                       `json:"startTime"`
+			Steps       []wfv1alpha1.WorkflowStepStatus `json:"steps"`
+		} `json:"workflow"`
+	} `json:"status"`
+}
+
+// FromObject reads the run of an Application object.
+func FromObject(u *unstructured.Unstructured) (*Run, error) {
+	raw, err := json.Marshal(u.Object)
+	if err != nil {
+		return nil, fmt.Errorf("application %s/%s: encode: %w", u.GetNamespace(), u.GetName(), err)
+	}
+	var a application
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, fmt.Errorf("application %s/%s: decode: %w", u.GetNamespace(), u.GetName(), err)
+	}
+	r := &Run{Namespace: u.GetNamespace(), App: u.GetName(), UID: a.Metadata.UID}
+	w := a.Status.Workflow
+	if w == nil || w.StartTime.IsZero() {
+		return r, nil
+	}
+	r.ID = contract.RunID(w.AppRevision, w.StartTime)
+	r.Revision = w.AppRevision
+	r.Phase = w.Phase
+	r.Suspended = w.Suspend
+	r.Finished = w.Finished
+	r.Terminated = w.Terminated
+	r.Steps = w.Steps
+	if a.Metadata.Annotations[contract.AnnotationAbort] == r.ID {
+		r.AbortRequested = true
+		r.AbortReason = a.Metadata.Annotations[contract.AnnotationAbortReason]
+	}
+	return r, nil
+}
+
+// SuspendedStep is the name of the step the run waits on, or "".
+func (r *Run) SuspendedStep() string {
+	for _, s := range r.Steps {
+		if s.Phase == wfv1alpha1.WorkflowStepPhaseSuspending {
+			return s.Name
+		}
+		for _, sub := range s.SubStepsStatus {
+			if sub.Phase == wfv1alpha1.WorkflowStepPhaseSuspending {
+				return sub.Name
+			}
+		}
+	}
+	return ""
+}
+
+// resumeSteps does to the steps what `vela workflow resume` does: every
+// suspending step (and sub-step) runs again, and a suspend step that runs
+// again after a resume ends.
+func resumeSteps(steps []wfv1alpha1.WorkflowStepStatus) {
+	for i := range steps {
+		for j := range steps[i].SubStepsStatus {
+			if steps[i].SubStepsStatus[j].Phase == wfv1alpha1.WorkflowStepPhaseSuspending {
+				steps[i].SubStepsStatus[j].Phase = wfv1alpha1.WorkflowStepPhaseRunning
+			}
+		}
+		if steps[i].Phase == wfv1alpha1.WorkflowStepPhaseSuspending {
+			steps[i].Phase = wfv1alpha1.WorkflowStepPhaseRunning
+		}
+	}
+}

@@ -19,9 +19,12 @@ const (
 
 // step is one entry of steps.yaml: what tells a canary step from the other.
 type step struct {
-	Name        string `json:"name"`
-	Action      string `json:"action"`
-	Batches     bool   `json:"batches"`
+	Name    string `json:"name"`
+	Action  string `json:"action"`
+	Batches bool   `json:"batches"`
+	// Analysis steps measure the canary first and roll back only when it
+	// fails (or the run was aborted).
+	Analysis    bool   `json:"analysis"`
 	Description string `json:"description"`
 	// ComponentsUsage documents the components parameter.
 	ComponentsUsage string `json:"componentsUsage"`

@@ -19,6 +19,9 @@ import (
 type Clients struct {
 	Kube  kubernetes.Interface
 	Istio istioclient.Interface
+	// Analysis serves the analyze function and lets Plan see an aborted
+	// run; nil in a provider without it.
+	Analysis *Analysis
 }
 
 // router reads and renders the components' routes.

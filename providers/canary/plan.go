@@ -14,6 +14,13 @@ func (cl Clients) Plan(ctx context.Context, in *PlanParams) (*PlanResult, error)
 	if err := in.validate(); err != nil {
 		return nil, err
 	}
+	aborted, err := cl.aborted(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	if aborted != "" {
+		in.Action = ActionRollback
+	}
 	logger := klog.FromContext(ctx).WithValues("namespace", in.Namespace, "app", in.App, "component", in.Component, "action", in.Action)
 	o, live, err := cl.observe(ctx, in)
 	if err != nil {
@@ -30,7 +37,28 @@ func (cl Clients) Plan(ctx context.Context, in *PlanParams) (*PlanResult, error)
 	if err != nil {
 		return nil, err
 	}
+	res.Aborted = aborted
 	logger.V(2).Info("planned", "stable", o.roles.Stable, "canary", o.roles.Canary, "roles", o.roles.Source,
 		"target", d.target.Name, "replicas", d.replicas, "ready", res.Ready, "done", res.Done)
 	return res, nil
+}
+
+// aborted returns the reason a rollout step's workflow run was aborted
+// with (`istio-canary abort`, or a failed analysis), or "": an aborted run
+// rolls back instead, whatever step it is at.
+func (cl Clients) aborted(ctx context.Context, in *PlanParams) (string, error) {
+	if in.Action != ActionRollout || cl.Analysis == nil || cl.Analysis.Runs == nil {
+		return "", nil
+	}
+	run, err := cl.Analysis.Runs.Get(ctx, in.Namespace, in.App)
+	if err != nil {
+		return "", err
+	}
+	if !run.AbortRequested {
+		return "", nil
+	}
+	if run.AbortReason == "" {
+		return "aborted", nil
+	}
+	return run.AbortReason, nil
 }

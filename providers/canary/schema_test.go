@@ -1,6 +1,7 @@
 package canary
 
 import (
+	"encoding/json"
 	"maps"
 	"os"
 	"reflect"
@@ -42,6 +43,7 @@ func TestSchemaMatchesGoTypes(t *testing.T) {
 	}{
 		{"#Plan", "plan", PlanParams{}, PlanResult{}},
 		{"#Scale", "scale", ScaleParams{}, ScaleResult{}},
+		{"#Analyze", "analyze", AnalyzeParams{}, AnalyzeResult{}},
 	} {
 		t.Run(tc.fn, func(t *testing.T) {
 			fn := schema.LookupPath(cue.MakePath(cue.Def(tc.fn)))
@@ -59,6 +61,8 @@ func TestSchemaMatchesGoTypes(t *testing.T) {
 		})
 	}
 }
+
+var marshaler = reflect.TypeFor[json.Marshaler]()
 
 // jsonField is a field of a Go type as encoding/json sees it.
 type jsonField struct {
@@ -85,7 +89,7 @@ func jsonFields(typ reflect.Type) map[string]jsonField {
 		case name == "":
 			name = f.Name
 		}
-		out[name] = jsonField{typ: f.Type, omitempty: strings.Contains(opts, "omitempty")}
+		out[name] = jsonField{typ: f.Type, omitempty: strings.Contains(opts, "omitempty") || strings.Contains(opts, "omitzero")}
 	}
 	return out
 }
@@ -133,7 +137,15 @@ func compareKind(t *testing.T, path string, v cue.Value, typ reflect.Type) {
 		typ = typ.Elem()
 	}
 	kind := v.IncompleteKind()
+	if typ.Implements(marshaler) {
+		// Written in JSON as its MarshalJSON says: the types here that
+		// have one (durations, measured values) write strings.
+		assert.Equal(t, cue.StringKind, kind, "%s: a Go %s, written as a string", path, typ)
+		return
+	}
 	switch typ.Kind() {
+	case reflect.Float64:
+		assert.Equal(t, cue.NumberKind, kind, "%s: a Go float is a number", path)
 	case reflect.String:
 		assert.Equal(t, cue.StringKind, kind, "%s: a Go string", path)
 	case reflect.Bool:

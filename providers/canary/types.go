@@ -111,6 +111,9 @@ type PlanResult struct {
 	// RetireNow is true when the step may scale Retire now: after the routes,
 	// or at once when it gives the version instances back.
 	RetireNow bool `json:"retireNow"`
+	// Aborted is why the workflow run was aborted: the plan rolls back
+	// instead, and the step fails with this once it is done.
+	Aborted string `json:"aborted,omitempty"`
 }
 
 // ScaleParams is the input of the scale function.

@@ -137,6 +137,12 @@ func stepFakes(t *testing.T, defs map[string]*definition, tc stepCase, app map[s
 			}
 			return &fakeResult{Returns: ans}, nil
 		},
+		"istio-canary/analyze": func(map[string]any, cue.Value) (*fakeResult, error) {
+			if tc.Analyze == nil {
+				return nil, fmt.Errorf("the case has no analyze answer")
+			}
+			return &fakeResult{Returns: tc.Analyze}, nil
+		},
 		"istio-canary/scale": func(p map[string]any, _ cue.Value) (*fakeResult, error) {
 			comp := fmt.Sprint(p["component"])
 			ans, ok := tc.Scale[comp]

@@ -27,6 +27,8 @@ type stepCase struct {
 	// Plan and Scale are the istio-canary provider's answers, by component.
 	Plan  map[string]map[string]any `json:"plan,omitempty"`
 	Scale map[string]map[string]any `json:"scale,omitempty"`
+	// Analyze is the provider's answer to the analyze call.
+	Analyze map[string]any `json:"analyze,omitempty"`
 	// PlanError makes every plan call fail (provider unreachable).
 	PlanError string `json:"planError,omitempty"`
 	// Unhealthy components make oam.#ApplyComponent flag the step as waiting.

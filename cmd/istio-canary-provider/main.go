@@ -1,6 +1,7 @@
 // Command istio-canary-provider is the Go half of the istio-canary addon: the
-// CueX external provider that the canary-rollout and canary-rollback workflow
-// steps call over HTTP.
+// CueX external provider that the canary-rollout, canary-rollback and
+// canary-analysis workflow steps call over HTTP, and the loop that measures
+// the analyses on time.
 package main
 
 import (
@@ -16,14 +17,17 @@ import (
 	"time"
 
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
+	"github.com/istio-canary/istio-canary/providers/analysisrun"
 	"github.com/istio-canary/istio-canary/providers/auth"
 	"github.com/istio-canary/istio-canary/providers/canary"
 	"github.com/istio-canary/istio-canary/providers/server"
+	"github.com/istio-canary/istio-canary/providers/workflowrun"
 )
 
 type options struct {
@@ -32,6 +36,8 @@ type options struct {
 	tokenNamespace  string
 	tokenSecretName string
 	addressFile     string
+	prometheus      string
+	analysisTick    time.Duration
 }
 
 func main() {
@@ -41,6 +47,8 @@ func main() {
 	flag.StringVar(&o.tokenNamespace, "token-namespace", "vela-system", "namespace of the Secret holding the callers' token")
 	flag.StringVar(&o.tokenSecretName, "token-secret", "istio-canary-provider", "name of the Secret holding the callers' token; created if missing")
 	flag.StringVar(&o.addressFile, "address-file", "", "write the address the server listens on to this file (useful with --listen=127.0.0.1:0)")
+	flag.StringVar(&o.prometheus, "prometheus-address", "", "Prometheus base URL for canary-analysis steps that name none (the addon parameter prometheusAddress)")
+	flag.DurationVar(&o.analysisTick, "analysis-tick", analysisrun.DefaultTick, "how often to look for due analysis measurements")
 	klog.InitFlags(nil)
 	flag.Parse()
 
@@ -80,9 +88,23 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	clients := canary.Clients{Kube: kube, Istio: istio}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("dynamic client: %w", err)
+	}
+	runs := workflowrun.Client{Dynamic: dyn}
+	engine := &analysisrun.Engine{Kube: kube, Runs: runs}
+	clients := canary.Clients{Kube: kube, Istio: istio, Analysis: &canary.Analysis{
+		Engine: engine, Runs: runs, DefaultPrometheus: o.prometheus,
+	}}
 	server.Register(srv, "plan", clients.Plan)
 	server.Register(srv, "scale", clients.Scale)
+	server.Register(srv, "analyze", clients.Analyze)
+	go func() {
+		if err := engine.Loop(ctx, o.analysisTick); err != nil {
+			logger.Error(err, "the analysis loop stopped")
+		}
+	}()
 
 	listener, err := net.Listen("tcp", o.listen)
 	if err != nil {

@@ -40,6 +40,10 @@ type Engine struct {
 	apis map[string]v1.API
 }
 
+// ErrNotOwned: a ConfigMap of the state's name exists and is someone
+// else's; retrying cannot help.
+var ErrNotOwned = errors.New("exists and is not this application's analysis state")
+
 // ErrConflict: another writer changed the state meanwhile; what this
 // evaluation measured was dropped, and the next one goes on from theirs.
 var ErrConflict = errors.New("the analysis state changed meanwhile")
@@ -81,7 +85,7 @@ func (e *Engine) Start(ctx context.Context, run *workflowrun.Run, a Analysis) (*
 		return nil, err
 	}
 	if l.cm != nil && !owned(l.cm, run) {
-		return nil, fmt.Errorf("configmap %s/%s exists and is not this application's analysis state; rename or delete it", l.cm.Namespace, l.cm.Name)
+		return nil, fmt.Errorf("configmap %s/%s: %w; rename or delete it", l.cm.Namespace, l.cm.Name, ErrNotOwned)
 	}
 	state := l.state
 	if state.RunID != run.ID {

@@ -99,6 +99,9 @@ func (cl Clients) Analyze(ctx context.Context, in *AnalyzeParams) (*AnalyzeResul
 	a, err := cl.Analysis.Engine.Start(ctx, run, analysisrun.Analysis{
 		Step: in.Step, Session: in.Session, Background: in.Background, Spec: spec, Targets: targets,
 	})
+	if errors.Is(err, analysisrun.ErrNotOwned) {
+		return nil, &InputError{msg: err.Error()}
+	}
 	if err != nil {
 		return nil, err
 	}

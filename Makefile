@@ -27,6 +27,10 @@ demo: ## Play the bookinfo canary story on the local control plane (DEMO_INTERAC
 tools: ## Build etcd, Kubernetes, kwok, vela-core and vela into the cache (~25 min cold, instant when cached).
 	hack/build-tools.sh
 
+.PHONY: prometheus
+prometheus: ## Put a Prometheus server for the analysis tests into the cache (apt-get download, no service; seconds, once).
+	hack/prometheus.sh >/dev/null
+
 .PHONY: cluster-up
 cluster-up: ## Start the local cluster (or reuse a healthy one); writes .cluster/env.
 	$(GO) run ./hack/cluster up
@@ -72,7 +76,7 @@ docs: ## Regenerate README.md's reference section from definitions/*.cue and par
 ##@ Tests
 
 .PHONY: test-unit
-test-unit: ## Run the unit tests (no cluster needed).
+test-unit: prometheus ## Run the unit tests (no cluster needed; test/prometheus runs a real Prometheus).
 	$(GO) test ./...
 
 .PHONY: test-e2e

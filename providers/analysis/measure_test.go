@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,4 +221,42 @@ func TestMeasureDetails(t *testing.T) {
 		assert.Equal(t, PhaseSuccessful, m.Measure(ctx, api, reviews).Phase)
 		assert.True(t, api.deadline)
 	})
+}
+
+// badDataAPI answers a query with "by" as Prometheus answers one it cannot
+// parse, and any other with one series.
+type badDataAPI struct{ v1.API }
+
+func (badDataAPI) Query(_ context.Context, q string, _ time.Time, _ ...v1.Option) (model.Value, v1.Warnings, v1.Infos, error) {
+	if strings.Contains(q, " by ") {
+		return nil, nil, nil, &v1.Error{Type: v1.ErrBadData, Msg: `1:30: parse error: unexpected <by>`}
+	}
+	return vec(100), nil, nil, nil
+}
+
+// downAPI answers as a Prometheus that does not run.
+type downAPI struct{ v1.API }
+
+func (downAPI) Query(context.Context, string, time.Time, ...v1.Option) (model.Value, v1.Warnings, v1.Infos, error) {
+	return nil, nil, nil, errors.New("dial tcp 127.0.0.1:9090: connect: connection refused")
+}
+
+func TestCheckQueriesNamesTheFieldPrometheusRejects(t *testing.T) {
+	testVars := Vars{Canary: "v2", Interval: time.Minute}
+	spec := Spec{Metrics: []MetricSpec{
+		metric(func(m *MetricSpec) { m.Name = "ok"; m.ThresholdRange = &ThresholdRange{Min: ptr(99.0)} }),
+		metric(func(m *MetricSpec) {
+			m.Name, m.Query, m.ThresholdRange = "bad", `rate(x{v="{{canary}}"}[{{interval}}]) by (pod)`, &ThresholdRange{Min: ptr(99.0)}
+		}),
+	}}
+	err := CheckQueries(context.Background(), badDataAPI{}, spec, testVars)
+	require.Error(t, err)
+	assert.Equal(t, `metrics[1].query: Prometheus cannot run it: 1:30: parse error: unexpected <by>; query: rate(x{v="v2"}[1m]) by (pod)`, err.Error())
+
+	require.NoError(t, CheckQueries(context.Background(), downAPI{}, spec, testVars),
+		"Prometheus down is not the query's fault: the measurements count it")
+	matrix := &fakeAPI{value: model.Matrix{}}
+	err = CheckQueries(context.Background(), matrix, Spec{Metrics: spec.Metrics[:1]}, testVars)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "range vector")
 }

@@ -44,6 +44,42 @@ type Engine struct {
 // else's; retrying cannot help.
 var ErrNotOwned = errors.New("exists and is not this application's analysis state")
 
+// BadQueryError: Prometheus cannot run a metric's query; retrying cannot
+// help, so the step fails with it before anything is kept.
+type BadQueryError struct{ Err error }
+
+func (e *BadQueryError) Error() string { return e.Err.Error() }
+func (e *BadQueryError) Unwrap() error { return e.Err }
+
+// checkQueries asks Prometheus to run each query once for the first target.
+func (e *Engine) checkQueries(ctx context.Context, run *workflowrun.Run, a Analysis) error {
+	if len(a.Targets) == 0 {
+		return nil
+	}
+	api, err := e.api(a.Spec.Prometheus.Address)
+	if err != nil {
+		return &BadQueryError{Err: err}
+	}
+	t := a.Targets[0]
+	ctx, cancel := context.WithTimeout(ctx, e.queryTimeout())
+	defer cancel()
+	err = analysis.CheckQueries(ctx, api, a.Spec, analysis.Vars{
+		Namespace: run.Namespace, App: run.App, Component: t.Component, Canary: t.Canary, Stable: t.Stable,
+		Interval: time.Duration(a.Spec.Interval), Time: e.now(),
+	})
+	if err != nil {
+		return &BadQueryError{Err: err}
+	}
+	return nil
+}
+
+func (e *Engine) queryTimeout() time.Duration {
+	if e.QueryTimeout > 0 {
+		return e.QueryTimeout
+	}
+	return 10 * time.Second
+}
+
 // ErrConflict: another writer changed the state meanwhile; what this
 // evaluation measured was dropped, and the next one goes on from theirs.
 var ErrConflict = errors.New("the analysis state changed meanwhile")
@@ -93,6 +129,9 @@ func (e *Engine) Start(ctx context.Context, run *workflowrun.Run, a Analysis) (*
 		state = State{RunID: run.ID}
 	}
 	if state.Find(a.Session) == nil {
+		if err := e.checkQueries(ctx, run, a); err != nil {
+			return nil, err
+		}
 		now := e.now()
 		for i := range a.Targets {
 			a.Targets[i].Run = analysis.NewRun(a.Spec, now)
@@ -186,11 +225,7 @@ func (e *Engine) measureDue(ctx context.Context, run *workflowrun.Run, a *Analys
 }
 
 func (e *Engine) measure(ctx context.Context, api v1.API, spec analysis.MetricSpec, run *workflowrun.Run, a *Analysis, t *Target, now time.Time) analysis.Measurement {
-	timeout := e.QueryTimeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, e.queryTimeout())
 	defer cancel()
 	return analysis.Measure(ctx, api, spec, analysis.Vars{
 		Namespace: run.Namespace, App: run.App, Component: t.Component,

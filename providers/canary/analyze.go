@@ -99,7 +99,8 @@ func (cl Clients) Analyze(ctx context.Context, in *AnalyzeParams) (*AnalyzeResul
 	a, err := cl.Analysis.Engine.Start(ctx, run, analysisrun.Analysis{
 		Step: in.Step, Session: in.Session, Background: in.Background, Spec: spec, Targets: targets,
 	})
-	if errors.Is(err, analysisrun.ErrNotOwned) {
+	var badQuery *analysisrun.BadQueryError
+	if errors.Is(err, analysisrun.ErrNotOwned) || errors.As(err, &badQuery) {
 		return nil, &InputError{msg: err.Error()}
 	}
 	if err != nil {

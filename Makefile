@@ -18,7 +18,7 @@ help: ## Show this help.
 ##@ Try it
 
 .PHONY: demo
-demo: ## Play the bookinfo canary story on the local control plane (DEMO_INTERACTIVE=1 to approve by hand).
+demo: prometheus ## Play the bookinfo canary story on the local control plane (DEMO_INTERACTIVE=1 to approve by hand).
 	hack/demo.sh
 
 ##@ Local control plane
@@ -32,7 +32,7 @@ prometheus: ## Put a Prometheus server for the analysis tests into the cache (ap
 	hack/prometheus.sh >/dev/null
 
 .PHONY: cluster-up
-cluster-up: ## Start the local cluster (or reuse a healthy one); writes .cluster/env.
+cluster-up: prometheus ## Start the local cluster with its Prometheus (or reuse a healthy one); writes .cluster/env.
 	$(GO) run ./hack/cluster up
 
 .PHONY: cluster-down
@@ -80,7 +80,7 @@ test-unit: prometheus ## Run the unit tests (no cluster needed; test/prometheus 
 	$(GO) test ./...
 
 .PHONY: test-e2e
-test-e2e: ## Run the end-to-end tests; they bring the local cluster up themselves and leave it running.
+test-e2e: prometheus ## Run the end-to-end tests; they bring the local cluster up themselves and leave it running.
 	$(GO) test -tags e2e ./test/e2e/... -count=1 -timeout 60m
 
 .PHONY: lint

@@ -40,8 +40,12 @@ start_provider() {
 	mkdir -p "$STATE/logs" "$ROOT/bin"
 	(cd "$ROOT" && go build -o bin/istio-canary-provider ./cmd/istio-canary-provider)
 	rm -f "$ADDRFILE"
+	# The local control plane runs a Prometheus (PROMETHEUS_ADDRESS in its
+	# env): it is the default of the canary-analysis steps, as the addon
+	# parameter prometheusAddress is in a real cluster.
 	setsid "$ROOT/bin/istio-canary-provider" --listen=127.0.0.1:0 --address-file="$ADDRFILE" \
-		--kubeconfig="$KUBECONFIG" -v=2 >"$STATE/logs/provider.log" 2>&1 </dev/null &
+		--kubeconfig="$KUBECONFIG" --prometheus-address="${PROMETHEUS_ADDRESS:-}" -v=2 \
+		>"$STATE/logs/provider.log" 2>&1 </dev/null &
 	echo $! >"$PIDFILE"
 	# Record it with the cluster, so that `make cluster-down` stops it too.
 	(cd "$ROOT" && go run ./hack/cluster adopt istio-canary-provider "$(cat "$PIDFILE")")

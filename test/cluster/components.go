@@ -11,6 +11,8 @@ import (
 type component struct {
 	name string
 	args []string
+	// program is the binary when it is not name in the cluster's bin dir.
+	program string
 }
 
 func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
@@ -21,7 +23,7 @@ func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
 
 func etcd(l layout, p Ports) component {
 	client, peer := "http://"+addr(p.EtcdClient), "http://"+addr(p.EtcdPeer)
-	return component{"etcd", []string{
+	return component{name: "etcd", args: []string{
 		"--name=default",
 		"--data-dir=" + l.etcdDataDir(),
 		"--listen-client-urls=" + client,
@@ -35,7 +37,7 @@ func etcd(l layout, p Ports) component {
 }
 
 func kubeAPIServer(p Ports, k pki) component {
-	return component{"kube-apiserver", []string{
+	return component{name: "kube-apiserver", args: []string{
 		"--etcd-servers=http://" + addr(p.EtcdClient),
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
@@ -56,7 +58,7 @@ func kubeAPIServer(p Ports, k pki) component {
 }
 
 func kubeControllerManager(l layout, k pki) component {
-	return component{"kube-controller-manager", []string{
+	return component{name: "kube-controller-manager", args: []string{
 		"--kubeconfig=" + l.kubeconfig(),
 		"--leader-elect=false",
 		"--bind-address=127.0.0.1",
@@ -67,7 +69,7 @@ func kubeControllerManager(l layout, k pki) component {
 }
 
 func kubeScheduler(l layout) component {
-	return component{"kube-scheduler", []string{
+	return component{name: "kube-scheduler", args: []string{
 		"--kubeconfig=" + l.kubeconfig(),
 		"--leader-elect=false",
 		"--bind-address=127.0.0.1",
@@ -80,7 +82,7 @@ func kubeScheduler(l layout) component {
 // pod-ready stage (which only matches Pending pods) never makes the pods
 // Ready again, hence --node-lease-duration-seconds.
 func kwok(l layout, p Ports) component {
-	return component{"kwok", []string{
+	return component{name: "kwok", args: []string{
 		"--kubeconfig=" + l.kubeconfig(),
 		"--config=" + l.kwokStages(),
 		"--manage-all-nodes=false",
@@ -98,7 +100,7 @@ func kwok(l layout, p Ports) component {
 // Service), no leader election, and external CueX packages re-read when
 // they change (the addon registers its provider through one).
 func velaCore(p Ports) component {
-	return component{"vela-core", []string{
+	return component{name: "vela-core", args: []string{
 		"--use-webhook=false",
 		"--enable-leader-election=false",
 		"--metrics-addr=0", // controller-runtime: "0" serves no metrics
@@ -112,6 +114,9 @@ func velaCore(p Ports) component {
 func (c component) start(l layout, binDir string) (Process, error) {
 	env := append(os.Environ(), "KUBECONFIG="+l.kubeconfig())
 	program := filepath.Join(binDir, c.name)
+	if c.program != "" {
+		program = c.program
+	}
 	if _, err := os.Stat(program); err != nil {
 		return Process{}, fmt.Errorf("program of %s: %w", c.name, err)
 	}

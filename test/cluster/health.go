@@ -137,6 +137,9 @@ func checkHealth(ctx context.Context, l layout, s state) error {
 	if err := velaCoreReady(ctx, s.Ports); err != nil {
 		return fmt.Errorf("vela-core: %w", err)
 	}
+	if err := prometheusReady(ctx, s.Ports); err != nil {
+		return fmt.Errorf("prometheus: %w", err)
+	}
 	if err := nodeReady(ctx, clients); err != nil {
 		return err
 	}

@@ -71,12 +71,13 @@ func (l layout) writeState(s state) error {
 // writeEnv writes the shell file users source: KUBECONFIG, and the bin dir
 // first on PATH so that kubectl and vela are the versions the cluster runs
 // (a kubectl already on PATH may be a cloud SDK dispatcher).
-func (l layout) writeEnv(binDir string) error {
+func (l layout) writeEnv(binDir, prometheus string) error {
 	var b strings.Builder
 	b.WriteString("# Written by `make cluster-up` (test/cluster). Use: source .cluster/env\n")
 	fmt.Fprintf(&b, "export KUBECONFIG=%s\n", shellQuote(l.kubeconfig()))
 	fmt.Fprintf(&b, "export %s=%s\n", binDirEnv, shellQuote(binDir))
 	fmt.Fprintf(&b, "export PATH=%s:\"$PATH\"\n", shellQuote(binDir))
+	fmt.Fprintf(&b, "export PROMETHEUS_ADDRESS=%s\n", shellQuote(prometheus))
 	if err := os.WriteFile(l.envFile(), []byte(b.String()), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", l.envFile(), err)
 	}

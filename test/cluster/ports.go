@@ -13,6 +13,7 @@ type Ports struct {
 	APIServer  int `json:"apiServer"`
 	Kwok       int `json:"kwok"`
 	VelaHealth int `json:"velaHealth"`
+	Prometheus int `json:"prometheus"`
 }
 
 // freePorts asks the kernel for n distinct free ports on 127.0.0.1. All
@@ -39,9 +40,9 @@ func freePorts(n int) ([]int, error) {
 }
 
 func allocatePorts() (Ports, error) {
-	p, err := freePorts(5)
+	p, err := freePorts(6)
 	if err != nil {
 		return Ports{}, err
 	}
-	return Ports{EtcdClient: p[0], EtcdPeer: p[1], APIServer: p[2], Kwok: p[3], VelaHealth: p[4]}, nil
+	return Ports{EtcdClient: p[0], EtcdPeer: p[1], APIServer: p[2], Kwok: p[3], VelaHealth: p[4], Prometheus: p[5]}, nil
 }

@@ -118,7 +118,20 @@ func start(ctx context.Context, opts Options, l layout) (state, error) {
 	}
 	step("node %s Ready", FakeNodeName)
 
-	if err := l.writeEnv(s.BinDir); err != nil {
+	promComponent, err := prometheusComponent(l, s.Ports)
+	if err != nil {
+		return s, err
+	}
+	promProcess, err := launch(promComponent)
+	if err != nil {
+		return s, err
+	}
+	if err := waitPrometheus(ctx, s.Ports, promProcess); err != nil {
+		return s, err
+	}
+	step("prometheus ready on %s", prometheusAddress(s.Ports))
+
+	if err := l.writeEnv(s.BinDir, prometheusAddress(s.Ports)); err != nil {
 		return s, err
 	}
 	fmt.Fprintf(opts.Log, "cluster: ready in %.1fs; use it with: source %s\n", time.Since(began).Seconds(), l.envFile())

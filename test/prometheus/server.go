@@ -78,7 +78,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	configFile := filepath.Join(cfg.Dir, "prometheus.yml")
-	if err := os.WriteFile(configFile, config(s.targetsFile), 0o644); err != nil {
+	if err := os.WriteFile(configFile, ConfigFor(s.targetsFile), 0o644); err != nil {
 		return nil, fmt.Errorf("write the prometheus config: %w", err)
 	}
 	// The free port is only free until prometheus binds it; another
@@ -94,9 +94,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 }
 
-// config scrapes the targets of the file every second. The file is also
-// re-read every second, in case inotify misses a change (file_sd's watch).
-func config(targetsFile string) []byte {
+// ConfigFor is a prometheus config that scrapes the targets of the file
+// every second. The file is also re-read every second, in case inotify
+// misses a change (file_sd's watch).
+func ConfigFor(targetsFile string) []byte {
 	quoted, _ := json.Marshal(targetsFile) // a JSON string is a YAML string
 	return []byte(`global:
   scrape_interval: 1s
@@ -211,17 +212,22 @@ func (s *Server) LogPath() string { return s.logPath }
 // scrape of a new target comes up to 6 s later; wait for it with
 // WaitForTarget.
 func (s *Server) SetTargets(targets ...string) error {
+	return WriteTargets(s.targetsFile, targets...)
+}
+
+// WriteTargets writes the targets file of ConfigFor.
+func WriteTargets(file string, targets ...string) error {
 	groups := []map[string]any{{"targets": append([]string{}, targets...), "labels": map[string]string{}}}
 	b, err := json.Marshal(groups)
 	if err != nil {
 		return err
 	}
 	// Written aside and renamed, so that prometheus never reads half a file.
-	tmp := filepath.Join(filepath.Dir(s.targetsFile), ".targets.json.tmp")
+	tmp := filepath.Join(filepath.Dir(file), "."+filepath.Base(file)+".tmp")
 	if err := os.WriteFile(tmp, b, 0o644); err != nil {
 		return fmt.Errorf("write the scrape targets: %w", err)
 	}
-	if err := os.Rename(tmp, s.targetsFile); err != nil {
+	if err := os.Rename(tmp, file); err != nil {
 		return fmt.Errorf("write the scrape targets: %w", err)
 	}
 	return nil

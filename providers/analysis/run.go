@@ -67,7 +67,9 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func (v Value) String() string { return strconv.FormatFloat(float64(v), 'g', -1, 64) }
+// String writes the value for messages, to six significant digits: enough
+// to tell 98.996 from a bound of 99, short enough to read.
+func (v Value) String() string { return strconv.FormatFloat(float64(v), 'g', 6, 64) }
 
 // Run is the state of one analysis, kept between reconciles: the step
 // stores it and hands it back, so it is plain JSON.

@@ -145,6 +145,15 @@ func (e *Engine) Start(ctx context.Context, run *workflowrun.Run, a Analysis) (*
 	return e.Evaluate(ctx, run, a.Session)
 }
 
+// Find returns the session's analysis in the run as kept, or nil.
+func (e *Engine) Find(ctx context.Context, run *workflowrun.Run, session string) (*Analysis, error) {
+	l, err := store{e.Kube}.load(ctx, run.Namespace, run.App)
+	if err != nil || l.state.RunID != run.ID {
+		return nil, err
+	}
+	return l.state.Find(session), nil
+}
+
 // Evaluate measures what is due in the session's analysis, decides, keeps
 // the result, and acts on a new verdict. It returns the analysis as kept.
 func (e *Engine) Evaluate(ctx context.Context, run *workflowrun.Run, session string) (*Analysis, error) {

@@ -74,7 +74,13 @@ func (cl Clients) Analyze(ctx context.Context, in *AnalyzeParams) (*AnalyzeResul
 		return nil, err
 	}
 	if run.AbortRequested {
-		return &AnalyzeResult{Phase: string(analysis.PhaseFailed), Rollback: true, Message: "aborted: " + run.AbortReason}, nil
+		// The run's abort may be this very analysis' failure: then its
+		// own words say it best.
+		msg := "aborted: " + run.AbortReason
+		if a, err := cl.Analysis.Engine.Find(ctx, run, in.Session); err == nil && a != nil && a.Outcome.Phase == analysis.PhaseFailed {
+			msg = analysisrun.AbortReason(a)
+		}
+		return &AnalyzeResult{Phase: string(analysis.PhaseFailed), Rollback: true, Message: msg}, nil
 	}
 	if run.ID == "" {
 		return nil, fmt.Errorf("application %s/%s: its workflow has not started yet", in.Namespace, in.App)

@@ -40,7 +40,9 @@ func (c Client) Get(ctx context.Context, namespace, app string) (*Run, error) {
 // the workflow if it is suspended (a manual approval, a timed pause, an
 // inconclusive analysis), so that its next canary step runs and rolls back.
 // It returns the run it aborted; ErrNotActive (wrapped) when there is none.
-// Aborting a run that is already aborted changes nothing.
+// Aborting a run that is already aborted changes nothing. When the resume
+// fails, the run comes back with the error: the abort is recorded, and the
+// caller can say that only the resume is left to do.
 func (c Client) Abort(ctx context.Context, namespace, app, reason string) (*Run, error) {
 	run, err := c.Get(ctx, namespace, app)
 	if err != nil {
@@ -65,7 +67,7 @@ func (c Client) Abort(ctx context.Context, namespace, app, reason string) (*Run,
 		run.AbortRequested, run.AbortReason = true, reason
 	}
 	if err := c.resume(ctx, namespace, app, run.ID); err != nil {
-		return nil, err
+		return run, err
 	}
 	return run, nil
 }

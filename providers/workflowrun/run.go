@@ -111,17 +111,36 @@ func (r *Run) SuspendedStep() string {
 }
 
 // resumeSteps does to the steps what `vela workflow resume` does: every
-// suspending step (and sub-step) runs again, and a suspend step that runs
-// again after a resume ends.
+// suspending step (and sub-step) runs again, and so do the unfinished
+// sub-steps of a suspending step group, as vela's OperateSteps has it; a
+// suspend step that runs again after a resume ends.
 func resumeSteps(steps []wfv1alpha1.WorkflowStepStatus) {
 	for i := range steps {
+		if steps[i].Phase == wfv1alpha1.WorkflowStepPhaseSuspending {
+			steps[i].Phase = wfv1alpha1.WorkflowStepPhaseRunning
+			for j := range steps[i].SubStepsStatus {
+				if !stepFinished(steps[i].SubStepsStatus[j]) {
+					steps[i].SubStepsStatus[j].Phase = wfv1alpha1.WorkflowStepPhaseRunning
+				}
+			}
+			continue
+		}
 		for j := range steps[i].SubStepsStatus {
 			if steps[i].SubStepsStatus[j].Phase == wfv1alpha1.WorkflowStepPhaseSuspending {
 				steps[i].SubStepsStatus[j].Phase = wfv1alpha1.WorkflowStepPhaseRunning
 			}
 		}
-		if steps[i].Phase == wfv1alpha1.WorkflowStepPhaseSuspending {
-			steps[i].Phase = wfv1alpha1.WorkflowStepPhaseRunning
-		}
 	}
+}
+
+// stepFinished is vela's IsStepFinish with its default feature gates: a
+// step failed for any reason but "Execute" (which vela retries) is done.
+func stepFinished(s wfv1alpha1.StepStatus) bool {
+	switch s.Phase {
+	case wfv1alpha1.WorkflowStepPhaseSucceeded, wfv1alpha1.WorkflowStepPhaseSkipped:
+		return true
+	case wfv1alpha1.WorkflowStepPhaseFailed:
+		return s.Reason != "" && s.Reason != "Execute"
+	}
+	return false
 }

@@ -68,3 +68,20 @@ func newClients(f kubeFlags) (status.Clients, string, error) {
 	}
 	return c, ns, nil
 }
+
+// kubeUser is the user of the kubeconfig context the flags select, as
+// kubectl names it; "" in-cluster or when the kubeconfig cannot be read.
+func kubeUser(f kubeFlags) string {
+	raw, err := f.clientConfig().RawConfig()
+	if err != nil {
+		return ""
+	}
+	name := f.context
+	if name == "" {
+		name = raw.CurrentContext
+	}
+	if c, ok := raw.Contexts[name]; ok {
+		return c.AuthInfo
+	}
+	return ""
+}

@@ -74,3 +74,16 @@ func TestKubeconfigMissingFile(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "kubeconfig")
 }
+
+func TestKubeUser(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config")
+	config := testKubeconfig + `- name: c
+  context: {cluster: one, user: alice@example}
+`
+	require.NoError(t, os.WriteFile(path, []byte(config), 0o600))
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	assert.Equal(t, "u", kubeUser(kubeFlags{kubeconfig: path}), "the current context's user")
+	assert.Equal(t, "alice@example", kubeUser(kubeFlags{kubeconfig: path, context: "c"}), "--context")
+	assert.Empty(t, kubeUser(kubeFlags{kubeconfig: path, context: "none"}), "no such context")
+	assert.Empty(t, kubeUser(kubeFlags{kubeconfig: filepath.Join(t.TempDir(), "missing")}))
+}

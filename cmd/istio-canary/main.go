@@ -1,7 +1,8 @@
-// Command istio-canary shows the progressive delivery of a KubeVela Application
-// whose workflow canaries components with Istio traffic splitting.
+// Command istio-canary shows, and aborts, the progressive delivery of a KubeVela
+// Application whose workflow canaries components with Istio traffic splitting.
 //
 //	istio-canary status <app> [-n namespace] [--watch]
+//	istio-canary abort <app> [-n namespace] [--reason text]
 package main
 
 import (
@@ -22,6 +23,7 @@ func main() {
 		terminal:   term.IsTerminal(int(os.Stdout.Fd())),
 		getenv:     os.Getenv,
 		newClients: newClients,
+		user:       kubeUser,
 	}
 	err := newRootCmd(env).ExecuteContext(ctx)
 	stop()

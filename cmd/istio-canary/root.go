@@ -16,6 +16,8 @@ type env struct {
 	getenv   func(string) string
 	// newClients builds the API clients and the namespace to use from the flags.
 	newClients func(kubeFlags) (status.Clients, string, error)
+	// user names the kubeconfig user of the flags' context ("" when unknown).
+	user func(kubeFlags) string
 }
 
 // colour is on for a terminal unless NO_COLOR is set (https://no-color.org).
@@ -26,7 +28,7 @@ func (e *env) colour() bool {
 func newRootCmd(e *env) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "istio-canary",
-		Short:         "Progressive delivery of KubeVela Applications with Istio traffic splitting",
+		Short:         "Progressive delivery of KubeVela Applications with Istio traffic splitting: status and abort",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -34,6 +36,6 @@ func newRootCmd(e *env) *cobra.Command {
 	root.SetErr(e.stderr)
 	var kf kubeFlags
 	kf.bind(root.PersistentFlags())
-	root.AddCommand(newStatusCmd(e, &kf))
+	root.AddCommand(newStatusCmd(e, &kf), newAbortCmd(e, &kf))
 	return root
 }

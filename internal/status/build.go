@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/istio-canary/istio-canary/internal/contract"
+	"github.com/istio-canary/istio-canary/providers/workflowrun"
 )
 
 // Snapshot is the raw state the view is built from.
@@ -22,6 +25,14 @@ type Snapshot struct {
 	Deployments []*appsv1.Deployment
 	// VirtualServices in Namespace (any API version).
 	VirtualServices []VirtualService
+	// AnalysisState is the ConfigMap where the provider keeps the
+	// Application's analyses (contract.AnalysisStateName), nil when there
+	// is none; AnalysisStateErr says why it could not be read.
+	AnalysisState    *corev1.ConfigMap
+	AnalysisStateErr error
+	// Now is when the snapshot was read: countdowns count from it, and
+	// times are shown in its location.
+	Now time.Time
 }
 
 // VirtualService is the part of an Istio VirtualService the view needs.
@@ -52,11 +63,16 @@ func Build(s Snapshot) (View, error) {
 	if err != nil {
 		return v, err
 	}
+	run, err := workflowrun.FromObject(s.App)
+	if err != nil {
+		return v, err
+	}
 	v.Found = true
 	v.Phase = app.Status.Phase
 	v.LatestRevision = app.latestRevision()
 	v.PublishVersion = app.Metadata.Annotations[contract.AnnotationPublishVersion]
 	v.Workflow = app.workflow()
+	v.Workflow.RunID = run.ID
 
 	byComponent := map[string][]*appsv1.Deployment{}
 	for _, d := range s.Deployments {
@@ -88,6 +104,13 @@ func Build(s Snapshot) (View, error) {
 			p.Desired += desired(d)
 		}
 		v.Others = append(v.Others, p)
+	}
+	v.Abort = buildAbort(run, &v.Workflow, v.Canaried)
+	v.Pause = buildPause(&v.Workflow, s.Now)
+	if s.AnalysisStateErr != nil {
+		v.AnalysisProblem = s.AnalysisStateErr.Error()
+	} else {
+		v.Analyses, v.AnalysisProblem = buildAnalyses(analysisState(s), run.ID, s.Now)
 	}
 	v.Next = NextAction(&v)
 	return v, nil

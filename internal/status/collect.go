@@ -3,8 +3,10 @@ package status
 import (
 	"context"
 	"fmt"
+	"time"
 
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
@@ -20,8 +22,8 @@ type Clients struct {
 	Istio   istioclient.Interface
 }
 
-// Collect reads the Application, its Deployments and the namespace's VirtualServices
-// and builds the view. A missing Application is an error (apierrors.IsNotFound).
+// Collect reads the Application, its Deployments, the namespace's VirtualServices
+// and the Application's analysis state, and builds the view. A missing Application is an error (apierrors.IsNotFound).
 func Collect(ctx context.Context, c Clients, namespace, app string) (View, error) {
 	s, err := Fetch(ctx, c, namespace, app)
 	if err != nil {
@@ -38,7 +40,7 @@ func Collect(ctx context.Context, c Clients, namespace, app string) (View, error
 // Application does not exist. Without the Istio VirtualService API the snapshot has
 // no VirtualServices.
 func Fetch(ctx context.Context, c Clients, namespace, app string) (Snapshot, error) {
-	s := Snapshot{Namespace: namespace, Name: app}
+	s := Snapshot{Namespace: namespace, Name: app, Now: time.Now()}
 	u, err := c.Dynamic.Resource(ApplicationGVR).Namespace(namespace).Get(ctx, app, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
@@ -56,7 +58,26 @@ func Fetch(ctx context.Context, c Clients, namespace, app string) (Snapshot, err
 		s.Deployments = append(s.Deployments, &deps.Items[i])
 	}
 	s.VirtualServices, err = listVirtualServices(ctx, c.Istio, namespace)
-	return s, err
+	if err != nil {
+		return s, err
+	}
+	s.AnalysisState, s.AnalysisStateErr = getAnalysisState(ctx, c.Kube, namespace, app)
+	return s, nil
+}
+
+// getAnalysisState reads the ConfigMap of the Application's analyses, nil
+// when there is none. An error is the view's to show: someone who may not
+// read ConfigMaps still gets the rest of the view.
+func getAnalysisState(ctx context.Context, kube kubernetes.Interface, namespace, app string) (*corev1.ConfigMap, error) {
+	name := contract.AnalysisStateName(app)
+	cm, err := kube.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("cannot read the analyses (configmap %s/%s): %w", namespace, name, err)
+	}
+	return cm, nil
 }
 
 // listVirtualServices lists networking.istio.io/v1, else v1beta1, VirtualServices.

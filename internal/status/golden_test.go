@@ -47,12 +47,12 @@ func TestGolden(t *testing.T) {
 		},
 		{
 			state: "first-batch-suspended", next: ActionSuspended,
-			nextText: "suspended at step manual-approval: run `vela workflow resume book-info` to continue, or apply a canary-rollback workflow to roll back (without an app.oam.dev/publishVersion annotation, `vela workflow rollback` changes nothing)",
+			nextText: "suspended at step manual-approval: run `vela workflow resume book-info` to continue, or run `istio-canary abort book-info` to roll back (or apply a canary-rollback workflow; without an app.oam.dev/publishVersion annotation, `vela workflow rollback` changes nothing)",
 			stable:   "v1", canary: "v2",
 			versions: []versionWant{{"v1", RoleStable, 1, 1, 90, "reviews-v1"}, {"v2", RoleCanary, 1, 1, 10, "reviews-v2"}},
 		},
 		{
-			state: "rolling-out", next: ActionRollingOut, nextText: "rolling out: waiting for reviews-v2 (1/2 ready)",
+			state: "rolling-out", next: ActionRollingOut, nextText: "rolling out: waiting for reviews-v2 (1/2 ready); to roll back: `istio-canary abort book-info`",
 			stable: "v1", canary: "v2",
 			versions: []versionWant{{"v1", RoleStable, 1, 1, 90, "reviews-v1"}, {"v2", RoleCanary, 1, 2, 10, "reviews-v2"}},
 		},

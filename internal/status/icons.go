@@ -51,9 +51,9 @@ func actionStyle(k ActionKind) style {
 	switch k {
 	case ActionDone:
 		return green
-	case ActionSuspended, ActionUnhealthy:
+	case ActionSuspended, ActionUnhealthy, ActionDecide, ActionAborting:
 		return yellow
-	case ActionFailed, ActionTerminated, ActionNone:
+	case ActionFailed, ActionTerminated, ActionNone, ActionAborted:
 		return red
 	default:
 		return blue

@@ -3,8 +3,10 @@ package status
 import (
 	"context"
 	"fmt"
+	"time"
 
 	istioinformers "istio.io/client-go/pkg/informers/externalversions"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -16,15 +18,18 @@ import (
 	"github.com/istio-canary/istio-canary/internal/contract"
 )
 
-// sources are informers on the Application, its Deployments and the namespace's
-// VirtualServices, and a way to read a snapshot from their caches.
+// sources are informers on the Application, its Deployments, the namespace's
+// VirtualServices and the Application's analysis state, and a way to read a
+// snapshot from their caches.
 type sources struct {
 	namespace, app string
 	dyn            dynamicinformer.DynamicSharedInformerFactory
 	kube           informers.SharedInformerFactory
-	istio          istioinformers.SharedInformerFactory
-	synced         []cache.InformerSynced
-	snapshot       func() (Snapshot, error)
+	// state watches the analysis state ConfigMap, by the provider's labels.
+	state    informers.SharedInformerFactory
+	istio    istioinformers.SharedInformerFactory
+	synced   []cache.InformerSynced
+	snapshot func() (Snapshot, error)
 }
 
 // newSources sets up the informers and calls onChange on every event. It checks
@@ -46,6 +51,9 @@ func newSources(ctx context.Context, c Clients, namespace, app string, onChange 
 	s.kube = informers.NewSharedInformerFactoryWithOptions(c.Kube, 0, informers.WithNamespace(namespace),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = contract.LabelAppName + "=" + app }))
 	s.istio = istioinformers.NewSharedInformerFactoryWithOptions(c.Istio, 0, istioinformers.WithNamespace(namespace))
+	stateSelector := contract.LabelAnalysisState + "=true," + contract.LabelAppName + "=" + app
+	s.state = informers.NewSharedInformerFactoryWithOptions(c.Kube, 0, informers.WithNamespace(namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = stateSelector }))
 
 	appInf := s.dyn.ForResource(ApplicationGVR)
 	depInf := s.kube.Apps().V1().Deployments()
@@ -78,6 +86,10 @@ func newSources(ctx context.Context, c Clients, namespace, app string, onChange 
 			return out, err
 		}
 	}
+	getState := stateSource(ctx, c, s.state, namespace, app, stateSelector)
+	if getState.informer != nil {
+		infs = append(infs, getState.informer)
+	}
 	for _, inf := range infs {
 		if _, err := inf.AddEventHandler(handler); err != nil {
 			return nil, fmt.Errorf("watch %s/%s: %w", namespace, app, err)
@@ -105,6 +117,8 @@ func newSources(ctx context.Context, c Clients, namespace, app string, onChange 
 		if snap.VirtualServices, err = listVS(); err != nil {
 			return snap, fmt.Errorf("virtualservices in %s from cache: %w", namespace, err)
 		}
+		snap.AnalysisState, snap.AnalysisStateErr = getState.get()
+		snap.Now = time.Now()
 		return snap, nil
 	}
 	return s, nil
@@ -115,6 +129,7 @@ func newSources(ctx context.Context, c Clients, namespace, app string, onChange 
 func (s *sources) start(ctx context.Context) bool {
 	s.dyn.Start(ctx.Done())
 	s.kube.Start(ctx.Done())
+	s.state.Start(ctx.Done())
 	s.istio.Start(ctx.Done())
 	return cache.WaitForCacheSync(ctx.Done(), s.synced...)
 }
@@ -123,6 +138,7 @@ func (s *sources) start(ctx context.Context) bool {
 func (s *sources) shutdown() {
 	s.dyn.Shutdown()
 	s.kube.Shutdown()
+	s.state.Shutdown()
 	s.istio.Shutdown()
 }
 
@@ -145,4 +161,33 @@ func virtualServiceAPI(ctx context.Context, c Clients, namespace string) (string
 	default:
 		return "", fmt.Errorf("list virtualservices.v1beta1.networking.istio.io in %s: %w", namespace, err)
 	}
+}
+
+// stateReader reads the analysis state ConfigMap from an informer's cache,
+// or gives the reason it cannot be read.
+type stateReader struct {
+	informer cache.SharedIndexInformer
+	get      func() (*corev1.ConfigMap, error)
+}
+
+// stateSource sets up the informer on the analysis state ConfigMap. Someone
+// who may not list ConfigMaps gets no informer (its cache would never sync)
+// and the reason in every snapshot, with the rest of the view.
+func stateSource(ctx context.Context, c Clients, f informers.SharedInformerFactory, namespace, app, selector string) stateReader {
+	name := contract.AnalysisStateName(app)
+	if _, err := c.Kube.CoreV1().ConfigMaps(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector, Limit: 1}); err != nil {
+		err = fmt.Errorf("cannot read the analyses (configmap %s/%s): %w", namespace, name, err)
+		return stateReader{get: func() (*corev1.ConfigMap, error) { return nil, err }}
+	}
+	inf := f.Core().V1().ConfigMaps()
+	return stateReader{informer: inf.Informer(), get: func() (*corev1.ConfigMap, error) {
+		cm, err := inf.Lister().ConfigMaps(namespace).Get(name)
+		switch {
+		case apierrors.IsNotFound(err):
+			return nil, nil
+		case err != nil:
+			return nil, fmt.Errorf("configmap %s/%s from cache: %w", namespace, name, err)
+		}
+		return cm, nil
+	}}
 }

@@ -2,6 +2,7 @@ package status
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -53,6 +54,30 @@ func TestNextAction(t *testing.T) {
 			Action{ActionUnhealthy, "workflow done, but waiting for ratings (0/1 ready)"}},
 		{"no workflow yet", View{App: "a", Namespace: "default", Found: true, Phase: "rendering", Workflow: Workflow{Current: -1}},
 			Action{ActionWaiting, "waiting for the workflow to start (application rendering)"}},
+		{"in flight in another namespace: abort names it", View{App: "shop", Namespace: "team-a", Found: true, Phase: AppWorkflowSuspending, Canaried: reviews(1, 1),
+			Workflow: Workflow{RunID: "r", Phase: "suspending", Suspended: true, Current: 0, Steps: []Step{{Name: "approve", Type: "suspend", Phase: "suspending"}, {Name: "rest", Type: "canary-rollout", Phase: "pending"}}}},
+			Action{ActionSuspended, "suspended at step approve: run `vela workflow resume shop -n team-a` to continue, or run `istio-canary abort shop -n team-a` to roll back (or apply a canary-rollback workflow; without an app.oam.dev/publishVersion annotation, `vela workflow rollback` changes nothing)"}},
+		{"in flight, released with a publishVersion", View{App: "a", Namespace: "default", Found: true, Phase: AppWorkflowSuspending, Canaried: reviews(1, 1), PublishVersion: "2",
+			Workflow: Workflow{RunID: "r", Phase: "suspending", Suspended: true, Current: 0, Steps: []Step{{Name: "approve", Type: "suspend", Phase: "suspending"}, {Name: "rest", Type: "canary-rollout", Phase: "pending"}}}},
+			Action{ActionSuspended, "suspended at step approve: run `vela workflow resume a` to continue, or run `istio-canary abort a` to roll back (or run `vela workflow rollback a`, back to the last release that succeeded, or apply a canary-rollback workflow)"}},
+		{"no canary step left: abort would not roll back, so it is not offered", View{App: "a", Namespace: "default", Found: true, Phase: AppWorkflowSuspending, Canaried: reviews(1, 1),
+			Workflow: Workflow{RunID: "r", Phase: "suspending", Suspended: true, Current: 1, Steps: []Step{{Name: "rollout", Type: "canary-rollout", Phase: "succeeded"}, {Name: "approve", Type: "suspend", Phase: "suspending"}}}},
+			Action{ActionSuspended, "suspended at step approve: run `vela workflow resume a` to continue, or apply a canary-rollback workflow to roll back (without an app.oam.dev/publishVersion annotation, `vela workflow rollback` changes nothing)"}},
+		{"a step failing in flight: abort", View{App: "a", Namespace: "default", Found: true, Phase: AppRunningWorkflow, Canaried: reviews(1, 1), PublishVersion: "2",
+			Workflow: Workflow{RunID: "r", Phase: "executing", Current: 0, Steps: []Step{{Name: "s", Type: "canary-rollout", Phase: "failed", Reason: "Execute", Message: "boom"}}}},
+			Action{ActionFailed, "step s failed, vela retries it: boom; fix the cause, or run `istio-canary abort a` to roll back (or apply a canary-rollback workflow)"}},
+		{"aborted while suspended: abort again resumes it", View{App: "a", Namespace: "default", Found: true, Phase: AppWorkflowSuspending, Canaried: reviews(1, 1), Abort: &Abort{Reason: "why"},
+			Workflow: Workflow{RunID: "r", Phase: "suspending", Suspended: true, Current: 0, Steps: []Step{{Name: "approve", Type: "suspend", Phase: "suspending"}, {Name: "rest", Type: "canary-rollout", Phase: "pending"}}}},
+			Action{ActionAborting, "aborting, but the workflow is suspended at step approve: run `istio-canary abort a` again to resume it, so that its next canary step rolls back"}},
+		{"aborting, the canary step is at work", View{App: "a", Namespace: "team-a", Found: true, Phase: AppRunningWorkflow, Canaried: reviews(1, 1), Abort: &Abort{Reason: "why"},
+			Workflow: Workflow{RunID: "r", Phase: "executing", Current: 0, Steps: []Step{{Name: "rest", Type: "canary-rollout", Phase: "running"}}}},
+			Action{ActionAborting, "aborting: the workflow's canary steps roll the canary back; step rest (canary-rollout) is running; follow it with `istio-canary status a -n team-a --watch`"}},
+		{"aborted, but the canary still gets traffic (nothing rolled back)", View{App: "a", Namespace: "default", Found: true, Phase: AppRunning, Canaried: reviews(1, 1), Abort: &Abort{Reason: "why", Done: true},
+			Workflow: Workflow{RunID: "r", Phase: "succeeded", Finished: true, Current: 0, Steps: []Step{{Name: "approve", Type: "suspend", Phase: "succeeded"}}}},
+			Action{ActionAborted, "aborted, but reviews still sends 50% of its traffic to v2: apply a canary-rollback workflow to roll back (without an app.oam.dev/publishVersion annotation, `vela workflow rollback` changes nothing)"}},
+		{"paused, the pause is over", View{App: "a", Namespace: "default", Found: true, Phase: AppWorkflowSuspending, Pause: &Pause{Step: "wait", Until: time.Date(2025, 1, 2, 10, 5, 30, 0, time.UTC)},
+			Workflow: Workflow{Phase: "suspending", Suspended: true, Current: 0, Steps: []Step{{Name: "wait", Type: "suspend", Phase: "suspending"}}}},
+			Action{ActionPausing, "pausing: the pause ended at 10:05:30; vela resumes the workflow at its next reconcile; run `vela workflow resume a` to go on now, or apply a canary-rollback workflow to roll back (without an app.oam.dev/publishVersion annotation, `vela workflow rollback` changes nothing)"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -28,6 +28,7 @@ func Render(v View, o Options) string {
 		b.WriteString("\n")
 		renderComponent(&b, p, c, o.BarWidth)
 	}
+	renderAnalyses(&b, p, v)
 	if len(v.Workflow.Steps) > 0 {
 		b.WriteString("\n")
 		renderSteps(&b, p, v.Workflow)
@@ -60,6 +61,16 @@ func renderHeader(b *strings.Builder, p painter, v View) {
 				text += ": " + s.Message
 			}
 			rows = append(rows, []cell{{"Step:", plain}, {text, stepStyle(s.Phase)}})
+		}
+		if a := v.Abort; a != nil {
+			text, st := "aborting", yellow
+			if a.Done {
+				text, st = "aborted", red
+			}
+			if a.Reason != "" {
+				text += ": " + a.Reason
+			}
+			rows = append(rows, []cell{{"Abort:", plain}, {text, st}})
 		}
 	}
 	rows = append(rows, []cell{{"Next:", plain}, {v.Next.Text, actionStyle(v.Next.Kind)}})

@@ -5,7 +5,11 @@
 // Build a plain View -> Render it as text. Nothing here keeps global state.
 package status
 
-import "github.com/istio-canary/istio-canary/internal/contract"
+import (
+	"time"
+
+	"github.com/istio-canary/istio-canary/internal/contract"
+)
 
 // Role of a version inside a canaried component.
 type Role string
@@ -30,6 +34,10 @@ const (
 	ActionTerminated ActionKind = "terminated"  // the workflow was terminated by hand
 	ActionUnhealthy  ActionKind = "unhealthy"   // workflow done but some instances are not ready
 	ActionDone       ActionKind = "done"        // workflow finished and everything is ready
+	ActionPausing    ActionKind = "pausing"     // a timed suspend step resumes by itself
+	ActionDecide     ActionKind = "decide"      // an inconclusive analysis waits for a human
+	ActionAborting   ActionKind = "aborting"    // the run was aborted; its canary steps roll back
+	ActionAborted    ActionKind = "aborted"     // the aborted run has ended
 )
 
 // View is everything the status command shows, as plain data.
@@ -50,7 +58,33 @@ type View struct {
 	Canaried []Component
 	// Others lists the remaining components, in spec order.
 	Others []Plain
-	Next   Action
+	// Abort is set when the current run was asked to abort.
+	Abort *Abort
+	// Pause is set while the workflow waits at a suspend step with a duration.
+	Pause *Pause
+	// Analyses are the current run's, as the provider keeps them.
+	Analyses []Analysis
+	// AnalysisProblem says why the analyses could not be read ("" when they could).
+	AnalysisProblem string
+	Next            Action
+}
+
+// Abort is an abort of the current run (`istio-canary abort`, or a failed
+// analysis): the run's canary steps roll back.
+type Abort struct {
+	Reason string
+	// Done: the run has ended, or every canaried component is rolled back.
+	Done bool
+}
+
+// Pause is a timed `suspend` step (properties.duration) that vela resumes
+// by itself at Until.
+type Pause struct {
+	Step  string
+	Until time.Time
+	// Left is the time to Until from the snapshot's time, in whole seconds
+	// rounded up; 0 once Until has passed.
+	Left time.Duration
 }
 
 // Workflow is the Application's status.workflow plus the planned steps.
@@ -61,6 +95,8 @@ type Workflow struct {
 	Suspended  bool
 	Terminated bool
 	Finished   bool
+	// RunID is the run's contract.RunID, "" before the workflow started.
+	RunID string
 	// Steps lists the steps in spec order when the Application names them (those not
 	// started yet have phase pending), else the steps in status.workflow.steps.
 	Steps []Step
@@ -76,6 +112,12 @@ type Step struct {
 	Phase   string
 	Message string
 	Reason  string
+	// SubSteps are the steps of a step-group, merged like the steps.
+	SubSteps []Step
+	// Duration is the properties.duration of a suspend step ("" for none).
+	Duration string
+	// Started is the step's firstExecuteTime (zero before it ran).
+	Started time.Time
 }
 
 // Component is a canaried component: its versions and traffic split.
@@ -149,6 +191,16 @@ func (w *Workflow) CurrentStep() *Step {
 		return nil
 	}
 	return &w.Steps[w.Current]
+}
+
+// Active reports whether the run may still move: it has started and has
+// neither finished nor ended in failure or termination.
+func (w *Workflow) Active() bool {
+	switch w.Phase {
+	case "succeeded", "failed", "terminated":
+		return false
+	}
+	return w.RunID != "" && !w.Finished && !w.Terminated
 }
 
 // Version returns the version with the given name, or nil.

@@ -11,7 +11,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/istio-canary/istio-canary/internal/contract"
 )
 
 func TestWatch(t *testing.T) {
@@ -69,7 +72,7 @@ func TestWatch(t *testing.T) {
 	for v = next(); v.Next.Kind != ActionRollingOut || v.Component("reviews").Version("v2").Desired != 2; v = next() {
 		assert.NotEqual(t, first, v, "an unchanged view was emitted again")
 	}
-	assert.Equal(t, "rolling out: waiting for reviews-v2 (1/2 ready)", v.Next.Text)
+	assert.Equal(t, "rolling out: waiting for reviews-v2 (1/2 ready); to roll back: `istio-canary abort book-info`", v.Next.Text)
 
 	cancel()
 	select {
@@ -126,4 +129,115 @@ func TestWatchApplicationCreatedLater(t *testing.T) {
 	assert.Equal(t, ActionWaiting, v.Next.Kind)
 	require.Len(t, v.Others, 1)
 	assert.Equal(t, "web", v.Others[0].Name)
+}
+
+// watchViews runs Watch in the background and returns its views.
+func watchViews(ctx context.Context, t *testing.T, f fixtureClients) <-chan View {
+	t.Helper()
+	views := make(chan View, 64)
+	go func() {
+		_ = Watch(ctx, f.Clients, "default", "book-info", 10*time.Millisecond, func(v View, err error) {
+			assert.NoError(t, err)
+			views <- v
+		})
+	}()
+	return views
+}
+
+func nextView(t *testing.T, views <-chan View) View {
+	t.Helper()
+	select {
+	case v := <-views:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatal("no view within 10s")
+		return View{}
+	}
+}
+
+// A timed pause counts down by itself: a view per second, with no event.
+func TestWatchCountsDownAPause(t *testing.T) {
+	f := loadFixtures(t, "timed-pause")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The pause of 5m ends 2 to 3 seconds from now, on a whole second as vela writes it.
+	until := time.Now().Truncate(time.Second).Add(3 * time.Second)
+	app, err := f.dyn.Resource(ApplicationGVR).Namespace("default").Get(ctx, "book-info", metav1.GetOptions{})
+	require.NoError(t, err)
+	steps, _, _ := unstructured.NestedSlice(app.Object, "status", "workflow", "steps")
+	steps[1].(map[string]any)["firstExecuteTime"] = until.Add(-5 * time.Minute).UTC().Format(time.RFC3339)
+	require.NoError(t, unstructured.SetNestedSlice(app.Object, steps, "status", "workflow", "steps"))
+	_, err = f.dyn.Resource(ApplicationGVR).Namespace("default").Update(ctx, app, metav1.UpdateOptions{})
+	require.NoError(t, err)
+
+	views := watchViews(ctx, t, f)
+	var lefts []time.Duration
+	for v := nextView(t, views); ; v = nextView(t, views) {
+		require.NotNil(t, v.Pause, v.Next.Text)
+		require.Equal(t, ActionPausing, v.Next.Kind)
+		lefts = append(lefts, v.Pause.Left)
+		if v.Pause.Left == 0 {
+			assert.Contains(t, v.Next.Text, "pausing: the pause ended at")
+			break
+		}
+	}
+	require.GreaterOrEqual(t, len(lefts), 3, "%v", lefts)
+	for i := 1; i < len(lefts); i++ {
+		assert.Equal(t, lefts[i-1]-time.Second, lefts[i], "one view per second, none skipped: %v", lefts)
+	}
+	select {
+	case v := <-views:
+		t.Fatalf("a view after the countdown ended, with nothing changed: %s", v.Next.Text)
+	case <-time.After(1500 * time.Millisecond):
+	}
+}
+
+// The analysis state ConfigMap is watched: created, then updated.
+func TestWatchAnalysisState(t *testing.T) {
+	f := loadFixtures(t, "first-batch-suspended")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	views := watchViews(ctx, t, f)
+	v := nextView(t, views)
+	assert.Empty(t, v.Analyses)
+
+	cm := stateConfigMap(`{"runID":"` + testRun + `","analyses":[{"step":"analyze","background":true,"spec":{"count":5},"outcome":{"phase":"Running"}}]}`)
+	_, err := f.kube.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{})
+	require.NoError(t, err)
+	v = nextView(t, views)
+	require.Len(t, v.Analyses, 1)
+	assert.Equal(t, "Running", v.Analyses[0].Phase)
+
+	cm.Data[contract.AnalysisStateKey] = `{"runID":"` + testRun + `","analyses":[{"step":"analyze","background":true,"spec":{"count":5},"outcome":{"phase":"Failed","message":"bad"}}]}`
+	_, err = f.kube.CoreV1().ConfigMaps("default").Update(ctx, cm, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	v = nextView(t, views)
+	require.Len(t, v.Analyses, 1)
+	assert.Equal(t, "Failed", v.Analyses[0].Phase)
+}
+
+// Without the right to list ConfigMaps the view still comes, saying so.
+func TestWatchAnalysisStateForbidden(t *testing.T) {
+	f := loadFixtures(t, "analysis-running")
+	f.kube.PrependReactor("list", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "configmaps"}, "", nil)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v := nextView(t, watchViews(ctx, t, f))
+	assert.Empty(t, v.Analyses)
+	assert.Contains(t, v.AnalysisProblem, "cannot read the analyses (configmap default/book-info-canary-analysis)")
+	require.NotNil(t, v.Component("reviews"))
+}
+
+func TestNextTick(t *testing.T) {
+	now := at("10:00:00")
+	d, ok := nextTick([]time.Time{now.Add(2300 * time.Millisecond), now.Add(5100 * time.Millisecond)}, now)
+	require.True(t, ok)
+	assert.Equal(t, 120*time.Millisecond, d, "the earliest crossing of a whole second, and a little")
+	d, ok = nextTick([]time.Time{now.Add(3 * time.Second)}, now)
+	require.True(t, ok)
+	assert.Equal(t, 1020*time.Millisecond, d)
+	_, ok = nextTick([]time.Time{now, now.Add(-time.Second)}, now)
+	assert.False(t, ok, "nothing left to count down")
 }

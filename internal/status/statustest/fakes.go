@@ -12,6 +12,7 @@ import (
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	istiofake "istio.io/client-go/pkg/clientset/versioned/fake"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -28,11 +29,11 @@ type Fakes struct {
 }
 
 // Load decodes the Applications (served as applications, the resource
-// given), Deployments and VirtualServices in the multi-document YAML files
-// into fake clients. Any other kind fails the test.
+// given), Deployments, ConfigMaps and VirtualServices in the multi-document
+// YAML files into fake clients. Any other kind fails the test.
 func Load(t testing.TB, applications schema.GroupVersionResource, files ...string) Fakes {
 	t.Helper()
-	var apps, deps, vss []runtime.Object
+	var apps, kube, vss []runtime.Object
 	for _, file := range files {
 		raw, err := os.ReadFile(file)
 		require.NoError(t, err)
@@ -47,7 +48,11 @@ func Load(t testing.TB, applications schema.GroupVersionResource, files ...strin
 			case "Deployment":
 				d := &appsv1.Deployment{}
 				require.NoError(t, yaml.UnmarshalStrict([]byte(doc), d), "%s doc %d", file, i)
-				deps = append(deps, d)
+				kube = append(kube, d)
+			case "ConfigMap":
+				cm := &corev1.ConfigMap{}
+				require.NoError(t, yaml.UnmarshalStrict([]byte(doc), cm), "%s doc %d", file, i)
+				kube = append(kube, cm)
 			case "VirtualService":
 				vs := &networkingv1.VirtualService{}
 				require.NoError(t, yaml.Unmarshal([]byte(doc), vs), "%s doc %d", file, i)
@@ -58,7 +63,7 @@ func Load(t testing.TB, applications schema.GroupVersionResource, files ...strin
 		}
 	}
 	return Fakes{
-		Kube:    k8sfake.NewClientset(deps...),
+		Kube:    k8sfake.NewClientset(kube...),
 		Dynamic: NewDynamic(applications, apps...),
 		Istio:   istiofake.NewSimpleClientset(vss...),
 	}

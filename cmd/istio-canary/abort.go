@@ -52,7 +52,7 @@ func defaultReason(user string) string {
 	if user == "" {
 		user = "a user"
 	}
-	return "requested by " + user + " with istio-canary abort"
+	return "aborted by " + user + " with istio-canary abort"
 }
 
 // abort aborts the current run of an Application and says what it did;
@@ -87,11 +87,11 @@ func abort(ctx context.Context, out io.Writer, dyn dynamic.Interface, ns, app, r
 	}
 	switch {
 	case before.AbortRequested && before.Suspended:
-		fmt.Fprintf(out, "Run %s of application %s/%s was already aborted (%s).\n", run.ID, ns, app, orNone(before.AbortReason))
+		fmt.Fprintf(out, "Run %s of application %s/%s was already aborted (reason: %q).\n", run.ID, ns, app, before.AbortReason)
 	case before.AbortRequested:
-		fmt.Fprintf(out, "Run %s of application %s/%s was already aborted (%s): nothing new written.\n", run.ID, ns, app, orNone(before.AbortReason))
+		fmt.Fprintf(out, "Run %s of application %s/%s was already aborted (reason: %q): nothing new written.\n", run.ID, ns, app, before.AbortReason)
 	default:
-		fmt.Fprintf(out, "Aborted run %s of application %s/%s: %s.\n", run.ID, ns, app, reason)
+		fmt.Fprintf(out, "Aborted run %s of application %s/%s (reason: %q).\n", run.ID, ns, app, reason)
 	}
 	switch step := before.SuspendedStep(); {
 	case before.Suspended && step != "":

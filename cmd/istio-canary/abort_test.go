@@ -99,10 +99,10 @@ func TestAbortSuspendedCanary(t *testing.T) {
 	e := newAbortEnv(t, nil)
 	out, err := e.run("alice", "book-info")
 	require.NoError(t, err)
-	assert.Equal(t, "Aborted run "+runID+" of application default/book-info: requested by alice with istio-canary abort.\n"+
+	assert.Equal(t, "Aborted run "+runID+" of application default/book-info (reason: \"aborted by alice with istio-canary abort\").\n"+
 		"The workflow was suspended at step manual-approval: resumed, so that its next canary step rolls back.\n"+
 		"Watch the rollback with: `istio-canary status book-info --watch`\n", out)
-	assert.Equal(t, []string{annotationPatch("requested by alice with istio-canary abort"), "update/status"}, e.writes())
+	assert.Equal(t, []string{annotationPatch("aborted by alice with istio-canary abort"), "update/status"}, e.writes())
 
 	u := e.app()
 	suspend, found, _ := unstructured.NestedBool(u.Object, "status", "workflow", "suspend")
@@ -117,7 +117,7 @@ func TestAbortSuspendedCanary(t *testing.T) {
 	v, err := status.Collect(context.Background(), e.c, "default", "book-info")
 	require.NoError(t, err)
 	require.NotNil(t, v.Abort)
-	assert.Equal(t, "requested by alice with istio-canary abort", v.Abort.Reason)
+	assert.Equal(t, "aborted by alice with istio-canary abort", v.Abort.Reason)
 	assert.Equal(t, status.ActionAborting, v.Next.Kind)
 }
 
@@ -129,11 +129,11 @@ func TestAbortTwice(t *testing.T) {
 
 	out, err := e.run("bob", "book-info", "--reason", "again")
 	require.NoError(t, err)
-	assert.Equal(t, "Run "+runID+" of application default/book-info was already aborted (requested by alice with istio-canary abort): nothing new written.\n"+
+	assert.Equal(t, "Run "+runID+" of application default/book-info was already aborted (reason: \"aborted by alice with istio-canary abort\"): nothing new written.\n"+
 		"The workflow is running: its canary steps roll back instead of going on.\n"+
 		"Watch the rollback with: `istio-canary status book-info --watch`\n", out)
 	assert.Empty(t, e.writes(), "no second annotation, nothing to resume")
-	assert.Equal(t, "requested by alice with istio-canary abort", e.app().GetAnnotations()[contract.AnnotationAbortReason])
+	assert.Equal(t, "aborted by alice with istio-canary abort", e.app().GetAnnotations()[contract.AnnotationAbortReason])
 }
 
 func TestAbortRunningWorkflowWithReason(t *testing.T) {
@@ -146,7 +146,7 @@ func TestAbortRunningWorkflowWithReason(t *testing.T) {
 	})
 	out, err := e.run("", "book-info", "--reason", "error rate too high")
 	require.NoError(t, err)
-	assert.Contains(t, out, "Aborted run "+runID+" of application default/book-info: error rate too high.\n")
+	assert.Contains(t, out, "Aborted run "+runID+" of application default/book-info (reason: \"error rate too high\").\n")
 	assert.Contains(t, out, "The workflow is running: its canary steps roll back instead of going on.\n")
 	assert.Equal(t, []string{annotationPatch("error rate too high")}, e.writes(), "a running workflow is not resumed")
 }
@@ -155,7 +155,7 @@ func TestAbortDefaultReasonWithoutUser(t *testing.T) {
 	e := newAbortEnv(t, nil)
 	_, err := e.run("", "book-info")
 	require.NoError(t, err)
-	assert.Equal(t, "requested by a user with istio-canary abort", e.app().GetAnnotations()[contract.AnnotationAbortReason])
+	assert.Equal(t, "aborted by a user with istio-canary abort", e.app().GetAnnotations()[contract.AnnotationAbortReason])
 }
 
 func TestAbortNothingToAbort(t *testing.T) {
@@ -232,7 +232,7 @@ func TestAbortArgs(t *testing.T) {
 }
 
 func TestDefaultReasonAndCommand(t *testing.T) {
-	assert.Equal(t, "requested by alice with istio-canary abort", defaultReason("alice"))
+	assert.Equal(t, "aborted by alice with istio-canary abort", defaultReason("alice"))
 	assert.Equal(t, "`vela workflow resume shop -n team-a`", command("vela workflow resume", "shop", "team-a"))
 	assert.Equal(t, "`vela workflow resume shop`", command("vela workflow resume", "shop", "default"))
 	assert.Equal(t, "`istio-canary status shop -n team-a --watch`", command("istio-canary status", "shop", "team-a", "--watch"))

@@ -66,7 +66,7 @@ func TestGoldenRun(t *testing.T) {
 		{"aborting", "10:03:00", ActionAborting, func(t *testing.T, v View) {
 			require.NotNil(t, v.Abort)
 			assert.False(t, v.Abort.Done)
-			assert.Equal(t, "requested by alice with istio-canary abort", v.Abort.Reason)
+			assert.Equal(t, "aborted by alice with istio-canary abort", v.Abort.Reason)
 			assert.Empty(t, v.Analyses, "no analysis state")
 			assert.Empty(t, v.AnalysisProblem)
 			assert.Equal(t, "aborting: the workflow's canary steps roll the canary back; waiting for reviews-v1 (1/2 ready); follow it with `istio-canary status book-info --watch`", v.Next.Text)

@@ -77,7 +77,7 @@ func TestGoldenRun(t *testing.T) {
 			assert.Empty(t, lastValue(v.Analyses[0].Targets[0].Metrics[0]), "no series, no values")
 			out := Render(v, Options{})
 			assert.Contains(t, out, "? no data @10:02:30")
-			assert.Equal(t, 1, strings.Count(out, "more than inconclusiveLimit 0 allows"), "the message once, on the Step line")
+			assert.Equal(t, 1, strings.Count(out, "more than inconclusiveLimit 0 allows"), "the reason once, in the analysis: vela's suspend step does not show it")
 		}},
 		{"background-analysis", "10:02:50", ActionSuspended, func(t *testing.T, v View) {
 			require.Len(t, v.Analyses, 1)

@@ -83,6 +83,10 @@ test-unit: prometheus ## Run the unit tests (no cluster needed; test/prometheus 
 test-e2e: prometheus ## Run the end-to-end tests; they bring the local cluster up themselves and leave it running.
 	$(GO) test -tags e2e ./test/e2e/... -count=1 -timeout 60m
 
+.PHONY: bench-analysis
+bench-analysis: prometheus ## Time from a failing canary's first bad sample in Prometheus to 100% stable, woken vs left to vela's backoff (~8 min).
+	hack/bench-analysis.sh
+
 .PHONY: lint
 lint: ## gofmt, go vet and golangci-lint (pinned in hack/lint.sh, installed into the cache on first use).
 	hack/lint.sh

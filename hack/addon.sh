@@ -4,6 +4,7 @@
 # providerEndpoint pointing at it (so no provider image is needed).
 #
 #   hack/addon.sh up         build and start the provider, enable the addon
+#                            (ISTIO_CANARY_PROVIDER_FLAGS: more provider flags)
 #   hack/addon.sh down       disable the addon, stop the provider
 #   hack/addon.sh stage DIR  copy the addon's files into DIR/istio-canary
 set -euo pipefail
@@ -44,7 +45,7 @@ start_provider() {
 	# env): it is the default of the canary-analysis steps, as the addon
 	# parameter prometheusAddress is in a real cluster.
 	setsid "$ROOT/bin/istio-canary-provider" --listen=127.0.0.1:0 --address-file="$ADDRFILE" \
-		--kubeconfig="$KUBECONFIG" --prometheus-address="${PROMETHEUS_ADDRESS:-}" -v=2 \
+		--kubeconfig="$KUBECONFIG" --prometheus-address="${PROMETHEUS_ADDRESS:-}" -v=2 ${ISTIO_CANARY_PROVIDER_FLAGS:-} \
 		>"$STATE/logs/provider.log" 2>&1 </dev/null &
 	echo $! >"$PIDFILE"
 	# Record it with the cluster, so that `make cluster-down` stops it too.

@@ -6,6 +6,9 @@
 #            canary v2: the workflow stops at 1 of 2 instances and 10%
 #            approval (vela workflow resume): 2 of 2 and 100% on v2
 #   round 2  v1 again, canary v2 again, and this time roll it back
+#   round 3  v1 again, canary v2 judged by Prometheus (fake Istio telemetry
+#            for reviews): its error share rises, and the analysis rolls it
+#            back by itself
 #
 # Every stage waits (DEMO_TIMEOUT seconds, default 180) for its numbers and
 # exits non-zero with what it saw when they do not come. DEMO_INTERACTIVE=1
@@ -135,6 +138,28 @@ readonly FIRST="phase=running reviews-v1=2/2 reviews-v2=absent traffic=v1:100"
 readonly CANARY="phase=workflowSuspending reviews-v1=1/1 reviews-v2=1/1 traffic=v1:90,v2:10"
 readonly APPROVED="phase=running reviews-v1=absent reviews-v2=2/2 traffic=v2:100"
 readonly ROLLED_BACK="phase=running reviews-v1=2/2 reviews-v2=absent traffic=v1:100"
+readonly ANALYSING="phase=runningWorkflow reviews-v1=1/1 reviews-v2=1/1 traffic=v1:90,v2:10"
+readonly AUTO_ROLLED_BACK="phase=workflowFailed reviews-v1=2/2 reviews-v2=0/0 traffic=v1:100"
+
+# telemetry starts the fake Istio telemetry (hack/telemetry) and has the
+# control plane's Prometheus scrape it; set_traffic sets a version's.
+telemetry() {
+	local addr_file=.cluster/telemetry.addr pid
+	rm -f "$addr_file"
+	go build -o bin/telemetry ./hack/telemetry
+	setsid bin/telemetry --address-file="$addr_file" >.cluster/logs/telemetry.log 2>&1 </dev/null &
+	pid=$!
+	go run ./hack/cluster adopt telemetry "$pid" >/dev/null
+	for _ in $(seq 50); do [[ -s "$addr_file" ]] && break; sleep 0.1; done
+	TELEMETRY=$(tr -d '\n' <"$addr_file")
+	printf '[{"targets":["%s"],"labels":{}}]\n' "$TELEMETRY" >.cluster/prometheus/.targets.tmp
+	mv .cluster/prometheus/.targets.tmp .cluster/prometheus/targets.json
+	say "fake Istio telemetry on $TELEMETRY, scraped by Prometheus at $PROMETHEUS_ADDRESS"
+}
+set_traffic() { # version errorShare
+	curl -fsS -X POST "http://$TELEMETRY/set?namespace=$NS&app=reviews&version=$1&rps=20&latencyMs=30&errorShare=$2" >/dev/null
+	say "${D}reviews $1: 20 requests/s, $(awk -v e="$2" 'BEGIN {print e * 100}')% answered 500$X"
+}
 
 chapter "istio-canary demo: progressive delivery of bookinfo's reviews with KubeVela and Istio"
 say "A local Kubernetes control plane with vela-core (pods are simulated by kwok: there is no real" \
@@ -195,6 +220,27 @@ decide "roll back (kubectl apply -f examples/bookinfo/rollback.yaml)"
 run kubectl apply -f examples/bookinfo/rollback.yaml
 expect "$ROLLED_BACK"
 view
+
+stage="round 3: back to v1"
+chapter "Round 3 · 1/3 · start over from v1; Prometheus now sees reviews' requests (fake Istio telemetry)"
+run kubectl apply -f examples/bookinfo/first-deploy.yaml
+expect "$FIRST"
+telemetry
+set_traffic v1 0
+set_traffic v2 0
+
+stage="round 3: analysed canary"
+chapter "Round 3 · 2/3 · canary v2 with automated analysis: 10%, then Istio's success rate and p99 latency judge it every 10s"
+run kubectl apply -f examples/analysis/rollout-analysed.yaml
+expect "$ANALYSING"
+view
+
+stage="round 3: automatic rollback"
+chapter "Round 3 · 3/3 · v2 starts failing half of its requests; no human needed: the analysis rolls it back"
+set_traffic v2 0.5
+expect "$AUTO_ROLLED_BACK"
+view
+run vela status "$APP" -n "$NS"
 
 stage="done"
 chapter "Every stage reached its expected state."

@@ -38,6 +38,7 @@ type options struct {
 	addressFile     string
 	prometheus      string
 	analysisTick    time.Duration
+	noWake          bool
 }
 
 func main() {
@@ -49,6 +50,7 @@ func main() {
 	flag.StringVar(&o.addressFile, "address-file", "", "write the address the server listens on to this file (useful with --listen=127.0.0.1:0)")
 	flag.StringVar(&o.prometheus, "prometheus-address", "", "Prometheus base URL for canary-analysis steps that name none (the addon parameter prometheusAddress)")
 	flag.DurationVar(&o.analysisTick, "analysis-tick", analysisrun.DefaultTick, "how often to look for due analysis measurements")
+	flag.BoolVar(&o.noWake, "analysis-no-wake", false, "do not wake a step waiting on its analysis' verdict (it then sees it after vela's backoff); for benchmarks only")
 	klog.InitFlags(nil)
 	flag.Parse()
 
@@ -93,7 +95,7 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("dynamic client: %w", err)
 	}
 	runs := workflowrun.Client{Dynamic: dyn}
-	engine := &analysisrun.Engine{Kube: kube, Runs: runs}
+	engine := &analysisrun.Engine{Kube: kube, Runs: runs, NoWake: o.noWake}
 	clients := canary.Clients{Kube: kube, Istio: istio, Analysis: &canary.Analysis{
 		Engine: engine, Runs: runs, DefaultPrometheus: o.prometheus,
 	}}

@@ -35,6 +35,10 @@ type Engine struct {
 	// QueryTimeout bounds one measurement; default 10s, so that a step's
 	// call returns before vela gives up on it.
 	QueryTimeout time.Duration
+	// NoWake leaves the Application alone on a verdict of a foreground
+	// analysis: its step learns it on its next run, after vela's backoff.
+	// Only the benchmark sets it, to measure what waking saves.
+	NoWake bool
 
 	mu   sync.Mutex
 	apis map[string]v1.API

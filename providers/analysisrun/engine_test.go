@@ -296,3 +296,14 @@ func TestAQueryPrometheusCannotRunIsBadInputAndKeepsNothing(t *testing.T) {
 	assert.True(t, apierrors.IsNotFound(err), "nothing is kept: %v", err)
 	assert.Empty(t, r.runs.aborts)
 }
+
+func TestNoWakeLeavesAForegroundVerdictToTheStep(t *testing.T) {
+	r := newRig(t, 100, 10)
+	r.engine.NoWake = true
+	_, ctx := ktesting.NewTestContext(t)
+	a, err := r.engine.Start(ctx, r.run(), successRate(1, false))
+	require.NoError(t, err)
+	assert.Equal(t, analysis.PhaseFailed, a.Outcome.Phase, "the step learns the verdict when it asks")
+	assert.Empty(t, r.runs.aborts)
+	assert.Empty(t, r.runs.notes)
+}

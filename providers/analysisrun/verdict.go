@@ -56,6 +56,9 @@ func decide(a *Analysis, now time.Time) analysis.Outcome {
 // any other verdict is noted on the Application, which runs the waiting
 // step at once.
 func (e *Engine) act(ctx context.Context, run *workflowrun.Run, a *Analysis) error {
+	if e.NoWake && !a.Background {
+		return nil
+	}
 	if a.Outcome.Phase == analysis.PhaseFailed {
 		_, err := e.Runs.Abort(ctx, run.Namespace, run.App, AbortReason(a))
 		if errors.Is(err, workflowrun.ErrNotActive) {

@@ -19,10 +19,13 @@ func newStatusCmd(e *env, kf *kubeFlags) *cobra.Command {
 		Short: "Show the canary state of an Application: versions, instances, traffic, workflow step, next action",
 		Long: `Show, per canaried component (a component with a rollout trait) of a KubeVela Application,
 the stable and canary versions, their ready/desired instances, the traffic split of the
-component's VirtualService, the workflow step running now and what to do next.
+component's VirtualService, the workflow step running now and what to do next; and for the
+current workflow run its analyses (with their last measurements), a timed pause counting
+down, and an abort with its reason.
 
-With --watch, the view is redrawn whenever the Application, its Deployments or the
-namespace's VirtualServices change, until Ctrl-C.`,
+With --watch, the view is redrawn whenever the Application, its Deployments, the
+namespace's VirtualServices or the Application's analyses change, and every second while
+it counts down (a timed pause, the next measurement), until Ctrl-C.`,
 		Example: `  istio-canary status book-info
   istio-canary status book-info -n default --watch`,
 		Args: cobra.ExactArgs(1),

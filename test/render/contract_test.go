@@ -134,6 +134,13 @@ type providerEndpoint struct{ url string }
 // clientsets that hold the live objects and the token Secret the steps read.
 func realProvider(t *testing.T, live []map[string]any) providerEndpoint {
 	t.Helper()
+	return realProviderWith(t, live, nil)
+}
+
+// realProviderWith is realProvider that also serves analyze, when withAnalysis
+// is given: it gets the provider's clients and returns the analysis part.
+func realProviderWith(t *testing.T, live []map[string]any, withAnalysis func(canary.Clients) *canary.Analysis) providerEndpoint {
+	t.Helper()
 	var kubeObjs, istioObjs []runtime.Object
 	for _, o := range append([]map[string]any{providerSecret}, live...) {
 		var typed runtime.Object
@@ -155,6 +162,9 @@ func realProvider(t *testing.T, live []map[string]any) providerEndpoint {
 	}
 	kube := k8sfake.NewSimpleClientset(kubeObjs...)
 	clients := canary.Clients{Kube: kube, Istio: istiofake.NewSimpleClientset(istioObjs...)}
+	if withAnalysis != nil {
+		clients.Analysis = withAnalysis(clients)
+	}
 	meta := providerSecret["metadata"].(map[string]any)
 	token, err := auth.EnsureToken(context.Background(), kube, meta["namespace"].(string), meta["name"].(string))
 	require.NoError(t, err)
@@ -163,6 +173,7 @@ func realProvider(t *testing.T, live []map[string]any) providerEndpoint {
 	require.NoError(t, err)
 	server.Register(srv, "plan", clients.Plan)
 	server.Register(srv, "scale", clients.Scale)
+	server.Register(srv, "analyze", clients.Analyze)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	return providerEndpoint{url: ts.URL}

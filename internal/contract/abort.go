@@ -32,3 +32,15 @@ const LabelAnalysisState = "canary.oam.dev/analysis-state"
 
 // AnalysisStateKey is the ConfigMap key that holds the state as JSON.
 const AnalysisStateKey = "state.json"
+
+// RollsBackOnAbort tells the workflow step types that roll the canary back
+// when their run is aborted: rollout and analysis steps roll back instead of
+// going on, a rollback step rolls back anyway. Resuming an aborted run with
+// none of them left to run would only finish the release.
+func RollsBackOnAbort(stepType string) bool {
+	switch stepType {
+	case "canary-rollout", "canary-analysis", "canary-rollback":
+		return true
+	}
+	return false
+}

@@ -7,17 +7,9 @@ import (
 	wfv1alpha1 "github.com/kubevela/workflow/api/v1alpha1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/istio-canary/istio-canary/internal/contract"
 	"github.com/istio-canary/istio-canary/providers/workflowrun"
 )
-
-// canaryStepTypes are the step types that roll the canary back when their
-// run is aborted: the rollout and analysis steps roll back instead of going
-// on, and a rollback step rolls back anyway.
-var canaryStepTypes = map[string]bool{
-	"canary-rollout":  true,
-	"canary-analysis": true,
-	"canary-rollback": true,
-}
 
 // buildAbort is the abort of the run, nil when none was asked for. It is
 // done once the run has ended, or once every canaried component is rolled
@@ -74,14 +66,14 @@ func buildPause(w *Workflow, now time.Time) *Pause {
 // resuming an aborted run would just finish it.
 func (w *Workflow) CanaryStepAhead() bool {
 	for _, s := range w.Steps {
-		if canaryStepTypes[s.Type] && !stepFinished(s) {
+		if contract.RollsBackOnAbort(s.Type) && !stepFinished(s) {
 			return true
 		}
 		if stepFinished(s) {
 			continue
 		}
 		for _, sub := range s.SubSteps {
-			if canaryStepTypes[sub.Type] && !stepFinished(sub) {
+			if contract.RollsBackOnAbort(sub.Type) && !stepFinished(sub) {
 				return true
 			}
 		}

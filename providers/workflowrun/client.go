@@ -40,7 +40,8 @@ func (c Client) Get(ctx context.Context, namespace, app string) (*Run, error) {
 // the workflow if it is suspended (a manual approval, a timed pause, an
 // inconclusive analysis), so that its next canary step runs and rolls back.
 // It returns the run it aborted; ErrNotActive (wrapped) when there is none.
-// Aborting a run that is already aborted changes nothing. When the resume
+// Aborting a run that is already aborted changes nothing. A run with no
+// step left that would roll back is marked but not resumed. When the resume
 // fails, the run comes back with the error: the abort is recorded, and the
 // caller can say that only the resume is left to do.
 func (c Client) Abort(ctx context.Context, namespace, app, reason string) (*Run, error) {
@@ -65,6 +66,11 @@ func (c Client) Abort(ctx context.Context, namespace, app, reason string) (*Run,
 			return nil, err
 		}
 		run.AbortRequested, run.AbortReason = true, reason
+	}
+	if !run.CanaryStepAhead() {
+		// Resuming would finish the release with the canary in it: the
+		// run stays as it is, marked aborted, for a human to decide.
+		return run, nil
 	}
 	if err := c.resume(ctx, namespace, app, run.ID); err != nil {
 		return run, err

@@ -199,3 +199,16 @@ func TestNotify(t *testing.T) {
 	assert.Equal(t, "analyze: Successful", current(t, f).GetAnnotations()[contract.AnnotationAnalysis])
 	assert.Equal(t, []string{"patch"}, writes(f))
 }
+
+func TestAbortWithNoCanaryStepAheadMarksButDoesNotResume(t *testing.T) {
+	u := app(nil)
+	steps, _, _ := unstructured.NestedSlice(u.Object, "spec", "workflow", "steps")
+	require.NoError(t, unstructured.SetNestedSlice(u.Object, steps[:2], "spec", "workflow", "steps"))
+	f := fakeDynamic(u)
+	run, err := Client{Dynamic: f}.Abort(context.Background(), "default", "book-info", "late failure")
+	require.NoError(t, err)
+	assert.True(t, run.AbortRequested)
+	assert.Equal(t, []string{"patch"}, writes(f), "resuming would only finish the release with the canary in it")
+	suspended, _, _ := unstructured.NestedBool(current(t, f).Object, "status", "workflow", "suspend")
+	assert.True(t, suspended)
+}

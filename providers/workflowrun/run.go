@@ -39,6 +39,52 @@ type Run struct {
 	AbortRequested bool
 	AbortReason    string
 	Steps          []wfv1alpha1.WorkflowStepStatus
+	// Planned are the steps of the Application's workflow, in order.
+	Planned []PlannedStep
+}
+
+// PlannedStep is a step of the Application's spec.workflow.
+type PlannedStep struct {
+	Name     string        `json:"name"`
+	Type     string        `json:"type"`
+	SubSteps []PlannedStep `json:"subSteps,omitempty"`
+}
+
+// CanaryStepAhead reports whether a step that rolls back on abort
+// (contract.RollsBackOnAbort) is still to run, or running.
+func (r *Run) CanaryStepAhead() bool {
+	phase := map[string]wfv1alpha1.StepStatus{}
+	for _, s := range r.Steps {
+		phase[s.Name] = s.StepStatus
+		for _, sub := range s.SubStepsStatus {
+			phase[sub.Name] = sub
+		}
+	}
+	var ahead func(steps []PlannedStep) bool
+	ahead = func(steps []PlannedStep) bool {
+		for _, p := range steps {
+			if finished(phase[p.Name]) {
+				continue
+			}
+			if contract.RollsBackOnAbort(p.Type) || ahead(p.SubSteps) {
+				return true
+			}
+		}
+		return false
+	}
+	return ahead(r.Planned)
+}
+
+// finished is vela's IsStepFinish: a step failed for any reason but
+// "Execute" (which vela retries) is done too.
+func finished(s wfv1alpha1.StepStatus) bool {
+	switch s.Phase {
+	case wfv1alpha1.WorkflowStepPhaseSucceeded, wfv1alpha1.WorkflowStepPhaseSkipped:
+		return true
+	case wfv1alpha1.WorkflowStepPhaseFailed:
+		return s.Reason != "" && s.Reason != "Execute"
+	}
+	return false
 }
 
 // Active reports whether the run may still move: it has started and has
@@ -53,6 +99,11 @@ type application struct {
 		UID         string            `json:"uid"`
 		Annotations map[string]string `json:"annotations"`
 	} `json:"metadata"`
+	Spec struct {
+		Workflow *struct {
+			Steps []PlannedStep `json:"steps"`
+		} `json:"workflow"`
+	} `json:"spec"`
 	Status struct {
 		Workflow *struct {
 			AppRevision string                          `json:"appRevision"`
@@ -77,6 +128,9 @@ func FromObject(u *unstructured.Unstructured) (*Run, error) {
 		return nil, fmt.Errorf("application %s/%s: decode: %w", u.GetNamespace(), u.GetName(), err)
 	}
 	r := &Run{Namespace: u.GetNamespace(), App: u.GetName(), UID: a.Metadata.UID}
+	if a.Spec.Workflow != nil {
+		r.Planned = a.Spec.Workflow.Steps
+	}
 	w := a.Status.Workflow
 	if w == nil || w.StartTime.IsZero() {
 		return r, nil

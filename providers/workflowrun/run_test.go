@@ -22,6 +22,11 @@ func app(annotations map[string]any) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "core.oam.dev/v1beta1", "kind": "Application",
 		"metadata": meta,
+		"spec": map[string]any{"workflow": map[string]any{"steps": []any{
+			map[string]any{"name": "rollout-1st-batch", "type": "canary-rollout"},
+			map[string]any{"name": "manual-approval", "type": "suspend"},
+			map[string]any{"name": "rollout-rest", "type": "canary-rollout"},
+		}}},
 		"status": map[string]any{"workflow": map[string]any{
 			"appRevision": "book-info-v2",
 			"status":      "suspending",
@@ -170,4 +175,26 @@ func TestSuspendedStep(t *testing.T) {
 	}}
 	assert.Equal(t, "approve", r.SuspendedStep(), "a suspended sub-step")
 	assert.Empty(t, (&Run{Steps: []wfv1alpha1.WorkflowStepStatus{step("rollout", running, "")}}).SuspendedStep())
+}
+
+func TestCanaryStepAheadFollowsThePlannedSteps(t *testing.T) {
+	run := &Run{
+		Planned: []PlannedStep{
+			{Name: "canary-10", Type: "canary-rollout"},
+			{Name: "watch", Type: "canary-analysis"},
+			{Name: "approval", Type: "suspend"},
+			{Name: "group", Type: "step-group", SubSteps: []PlannedStep{{Name: "notify", Type: "notification"}, {Name: "rest", Type: "canary-rollout"}}},
+		},
+		Steps: []wfv1alpha1.WorkflowStepStatus{
+			{StepStatus: wfv1alpha1.StepStatus{Name: "canary-10", Phase: wfv1alpha1.WorkflowStepPhaseSucceeded}},
+			{StepStatus: wfv1alpha1.StepStatus{Name: "watch", Phase: wfv1alpha1.WorkflowStepPhaseSucceeded}},
+			{StepStatus: wfv1alpha1.StepStatus{Name: "approval", Phase: wfv1alpha1.WorkflowStepPhaseSuspending}},
+		},
+	}
+	assert.True(t, run.CanaryStepAhead(), "the canary-rollout inside the group is still to run")
+	run.Planned = run.Planned[:3]
+	assert.False(t, run.CanaryStepAhead(), "only the approval is left: resuming would finish the release")
+	run.Steps[1].Phase = wfv1alpha1.WorkflowStepPhaseFailed
+	run.Steps[1].Reason = "Execute"
+	assert.True(t, run.CanaryStepAhead(), "a step that failed to execute is retried by vela")
 }

@@ -4,7 +4,9 @@
 # providerEndpoint pointing at it (so no provider image is needed).
 #
 #   hack/addon.sh up         build and start the provider, enable the addon
-#                            (ISTIO_CANARY_PROVIDER_FLAGS: more provider flags)
+#                            (ISTIO_CANARY_PROVIDER_FLAGS: more provider flags);
+#                            nothing to do when the running provider and the
+#                            enabled addon are already those of the tree
 #   hack/addon.sh down       disable the addon, stop the provider
 #   hack/addon.sh stage DIR  copy the addon's files into DIR/istio-canary
 set -euo pipefail
@@ -22,6 +24,7 @@ use_cluster() {
 }
 PIDFILE="$STATE/provider.pid"
 ADDRFILE="$STATE/provider.addr"
+KEYFILE="$STATE/addon.key"
 ADDON_DIR="$STATE/addon/istio-canary"
 
 stop_provider() {
@@ -38,8 +41,7 @@ stop_provider() {
 
 start_provider() {
 	stop_provider
-	mkdir -p "$STATE/logs" "$ROOT/bin"
-	(cd "$ROOT" && go build -o bin/istio-canary-provider ./cmd/istio-canary-provider)
+	mkdir -p "$STATE/logs"
 	rm -f "$ADDRFILE"
 	# The local control plane runs a Prometheus (PROMETHEUS_ADDRESS in its
 	# env): it is the default of the canary-analysis steps, as the addon
@@ -70,17 +72,46 @@ stage_addon() { # dir
 	cp -r "$ROOT"/{metadata.yaml,template.cue,parameter.cue,README.md,definitions,resources} "$1"/
 }
 
+# key names what `up` runs: the provider binary, its flags and the addon's
+# files. The end-to-end tests call `up` before each test; when the key is
+# the one of the running provider and enabled addon, there is nothing to do.
+key() {
+	{
+		sha256sum "$ROOT/bin/istio-canary-provider"
+		echo "${PROMETHEUS_ADDRESS:-} ${ISTIO_CANARY_PROVIDER_FLAGS:-}"
+		(cd "$ROOT" && find metadata.yaml template.cue parameter.cue README.md definitions resources -type f -print0 |
+			sort -z | xargs -0 sha256sum)
+	} | sha256sum | cut -d' ' -f1
+}
+
+up_to_date() { # key
+	[[ -f "$KEYFILE" && "$(cat "$KEYFILE")" == "$1" && -f "$PIDFILE" && -s "$ADDRFILE" ]] || return 1
+	kill -0 "$(cat "$PIDFILE")" 2>/dev/null || return 1
+	curl -fsS "http://$(tr -d '\n' <"$ADDRFILE")/healthz" >/dev/null 2>&1 || return 1
+	[[ "$(kubectl -n vela-system get application addon-istio-canary -o jsonpath='{.status.status}' 2>/dev/null)" == running ]]
+}
+
 case "${1:-}" in
 up)
 	use_cluster
+	mkdir -p "$ROOT/bin"
+	(cd "$ROOT" && go build -o bin/istio-canary-provider ./cmd/istio-canary-provider)
+	want=$(key)
+	if up_to_date "$want"; then
+		echo "istio-canary already enabled from this tree; provider at http://$(tr -d '\n' <"$ADDRFILE")"
+		exit 0
+	fi
+	rm -f "$KEYFILE"
 	start_provider
 	stage_addon "$ADDON_DIR"
 	endpoint="http://$(tr -d '\n' <"$ADDRFILE")"
 	vela addon enable "$ADDON_DIR" providerEndpoint="$endpoint" --yes
+	echo "$want" >"$KEYFILE"
 	echo "istio-canary enabled; provider at $endpoint (log: $STATE/logs/provider.log)"
 	;;
 down)
 	use_cluster
+	rm -f "$KEYFILE"
 	vela addon disable istio-canary --force --yes 2>/dev/null || true
 	stop_provider
 	echo "istio-canary disabled; provider stopped"

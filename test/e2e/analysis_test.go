@@ -63,6 +63,9 @@ func TestAnalysisRollsBackAFailingCanary(t *testing.T) {
 	// waiting step weighs.
 	healthyFirst, _ := strconv.Atoi(os.Getenv("ISTIO_CANARY_BENCH_HEALTHY_MEASUREMENTS"))
 	interval := os.Getenv("ISTIO_CANARY_BENCH_INTERVAL")
+	if d, err := time.ParseDuration(interval); err == nil {
+		tm.waitQuiet(d)
+	}
 	if healthyFirst == 0 && interval == "" {
 		e.run("kubectl", "apply", "-f", "examples/analysis/rollout-analysed.yaml")
 	} else {

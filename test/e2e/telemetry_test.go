@@ -49,7 +49,21 @@ func (e *env) startTelemetry() *telemetry {
 		vec, _ := v.(model.Vector)
 		return err == nil && len(vec) == 1, fmt.Sprintf("%v %v", v, err)
 	})
+	tm.waitQuiet(15 * time.Second)
 	return tm
+}
+
+// waitQuiet waits until no sample of reviews from another exporter (an
+// earlier test's) lies within window: the analysis' rate()s over that
+// window must see this test's traffic only.
+func (tm *telemetry) waitQuiet(window time.Duration) {
+	tm.e.t.Helper()
+	q := fmt.Sprintf(`count_over_time(istio_requests_total{destination_app="reviews",instance!=%q}[%ds])`, tm.addr, int(window.Seconds()))
+	tm.e.eventually(window+30*time.Second, "no earlier test's telemetry in the analysis window", func() (bool, string) {
+		v, _, err := tm.query(q)
+		vec, _ := v.(model.Vector)
+		return err == nil && len(vec) == 0, fmt.Sprintf("%d series %v", len(vec), err)
+	})
 }
 
 // set makes reviews' version receive traffic from now on.

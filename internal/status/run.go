@@ -81,16 +81,9 @@ func (w *Workflow) CanaryStepAhead() bool {
 	return false
 }
 
-// stepFinished is vela's IsStepFinish: a step failed for any reason but
-// "Execute" (which vela retries) is done too.
+// stepFinished is workflowrun.StepFinished for a step of the view.
 func stepFinished(s Step) bool {
-	switch wfv1alpha1.WorkflowStepPhase(s.Phase) {
-	case wfv1alpha1.WorkflowStepPhaseSucceeded, wfv1alpha1.WorkflowStepPhaseSkipped:
-		return true
-	case wfv1alpha1.WorkflowStepPhaseFailed:
-		return s.Reason != "" && s.Reason != "Execute"
-	}
-	return false
+	return workflowrun.StepFinished(wfv1alpha1.StepStatus{Phase: wfv1alpha1.WorkflowStepPhase(s.Phase), Reason: s.Reason})
 }
 
 // WorkflowOf reads the workflow of an Application object as the view shows

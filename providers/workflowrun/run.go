@@ -63,7 +63,7 @@ func (r *Run) CanaryStepAhead() bool {
 	var ahead func(steps []PlannedStep) bool
 	ahead = func(steps []PlannedStep) bool {
 		for _, p := range steps {
-			if finished(phase[p.Name]) {
+			if StepFinished(phase[p.Name]) {
 				continue
 			}
 			if contract.RollsBackOnAbort(p.Type) || ahead(p.SubSteps) {
@@ -73,18 +73,6 @@ func (r *Run) CanaryStepAhead() bool {
 		return false
 	}
 	return ahead(r.Planned)
-}
-
-// finished is vela's IsStepFinish: a step failed for any reason but
-// "Execute" (which vela retries) is done too.
-func finished(s wfv1alpha1.StepStatus) bool {
-	switch s.Phase {
-	case wfv1alpha1.WorkflowStepPhaseSucceeded, wfv1alpha1.WorkflowStepPhaseSkipped:
-		return true
-	case wfv1alpha1.WorkflowStepPhaseFailed:
-		return s.Reason != "" && s.Reason != "Execute"
-	}
-	return false
 }
 
 // Active reports whether the run may still move: it has started and has
@@ -173,7 +161,7 @@ func resumeSteps(steps []wfv1alpha1.WorkflowStepStatus) {
 		if steps[i].Phase == wfv1alpha1.WorkflowStepPhaseSuspending {
 			steps[i].Phase = wfv1alpha1.WorkflowStepPhaseRunning
 			for j := range steps[i].SubStepsStatus {
-				if !stepFinished(steps[i].SubStepsStatus[j]) {
+				if !StepFinished(steps[i].SubStepsStatus[j]) {
 					steps[i].SubStepsStatus[j].Phase = wfv1alpha1.WorkflowStepPhaseRunning
 				}
 			}
@@ -187,9 +175,9 @@ func resumeSteps(steps []wfv1alpha1.WorkflowStepStatus) {
 	}
 }
 
-// stepFinished is vela's IsStepFinish with its default feature gates: a
+// StepFinished is vela's IsStepFinish with its default feature gates: a
 // step failed for any reason but "Execute" (which vela retries) is done.
-func stepFinished(s wfv1alpha1.StepStatus) bool {
+func StepFinished(s wfv1alpha1.StepStatus) bool {
 	switch s.Phase {
 	case wfv1alpha1.WorkflowStepPhaseSucceeded, wfv1alpha1.WorkflowStepPhaseSkipped:
 		return true

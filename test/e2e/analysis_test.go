@@ -26,9 +26,7 @@ import (
 // 100% with no human, while Prometheus sees the canary answer well.
 func TestAnalysisPromotesAHealthyCanary(t *testing.T) {
 	e := setupBookinfo(t)
-	tm := e.startTelemetry()
-	tm.set("v1", healthy)
-	tm.set("v2", healthy)
+	e.healthyTelemetry()
 	seen := e.recordWeights("reviews")
 	watch := e.watchTraffic("reviews")
 
@@ -53,9 +51,7 @@ func TestAnalysisPromotesAHealthyCanary(t *testing.T) {
 // which metric, what value and which bound. It prints the reaction time.
 func TestAnalysisRollsBackAFailingCanary(t *testing.T) {
 	e := setupBookinfo(t)
-	tm := e.startTelemetry()
-	tm.set("v1", healthy)
-	tm.set("v2", healthy)
+	tm := e.healthyTelemetry()
 	rolledBack := e.whenWeights("reviews", "map[v1:100]", "map[v1:90 v2:10]")
 
 	// The benchmark may let the canary pass a number of measurements
@@ -131,9 +127,7 @@ func TestAnalysisWithoutCanaryTrafficAsksAHuman(t *testing.T) {
 // background analysis rolls it back without one.
 func TestBackgroundAnalysisRollsBackDuringApproval(t *testing.T) {
 	e := setupBookinfo(t)
-	tm := e.startTelemetry()
-	tm.set("v1", healthy)
-	tm.set("v2", healthy)
+	tm := e.healthyTelemetry()
 
 	e.run("kubectl", "apply", "-f", "examples/analysis/rollout-paused.yaml")
 	e.waitStep("manual-approval", "suspending")
@@ -164,9 +158,7 @@ func TestAbortDuringManualApproval(t *testing.T) {
 // themselves, counted down by the status view, up to 100%.
 func TestTimedPausesRunThrough(t *testing.T) {
 	e := setupBookinfo(t)
-	tm := e.startTelemetry()
-	tm.set("v1", healthy)
-	tm.set("v2", healthy)
+	e.healthyTelemetry()
 
 	e.run("kubectl", "apply", "-f", "examples/analysis/rollout-paused.yaml")
 	e.waitStep("manual-approval", "suspending")

@@ -66,6 +66,16 @@ func (tm *telemetry) waitQuiet(window time.Duration) {
 	})
 }
 
+// healthyTelemetry starts the telemetry with both versions of reviews
+// answering well.
+func (e *env) healthyTelemetry() *telemetry {
+	e.t.Helper()
+	tm := e.startTelemetry()
+	tm.set("v1", healthy)
+	tm.set("v2", healthy)
+	return tm
+}
+
 // set makes reviews' version receive traffic from now on.
 func (tm *telemetry) set(version string, traffic istiometrics.Traffic) {
 	tm.exp.Set(istiometrics.Target{Namespace: ns, App: "reviews", Version: version}, traffic)

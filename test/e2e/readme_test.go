@@ -77,13 +77,17 @@ func TestReadmeQuickStartDemo(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s:\n%s", cmds[0], out)
 	text := string(out)
-	// The states of the two rounds, in the demo's "reached" lines: v1 at the
-	// first deploy, again before round 2 and after the rollback; a canary in
-	// each round; v2 after the approval.
+	// The states of the three rounds, in the demo's "reached" lines: v1 at
+	// the first deploy, again before rounds 2 and 3 and after the rollback;
+	// a canary waiting for approval in rounds 1 and 2; v2 after the
+	// approval; in round 3 the analysed canary at 10%, then rolled back by
+	// the analysis.
 	for reached, times := range map[string]int{
-		"phase=running reviews-v1=2/2 reviews-v2=absent traffic=v1:100":              3,
+		"phase=running reviews-v1=2/2 reviews-v2=absent traffic=v1:100":              4,
 		"phase=workflowSuspending reviews-v1=1/1 reviews-v2=1/1 traffic=v1:90,v2:10": 2,
 		"phase=running reviews-v1=absent reviews-v2=2/2 traffic=v2:100":              1,
+		"phase=runningWorkflow reviews-v1=1/1 reviews-v2=1/1 traffic=v1:90,v2:10":    1,
+		"phase=workflowFailed reviews-v1=2/2 reviews-v2=0/0 traffic=v1:100":          1,
 	} {
 		require.Equal(t, times, strings.Count(text, "✔ reached:    "+reached+"\n"), "%s in:\n%s", reached, text)
 	}

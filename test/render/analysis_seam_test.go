@@ -34,7 +34,10 @@ func (p *stubProm) Query(_ context.Context, _ string, ts time.Time, _ ...v1.Opti
 // oneRun is the Application's workflow run, as the provider reads it.
 type oneRun struct{ run workflowrun.Run }
 
-func (r *oneRun) Get(context.Context, string, string) (*workflowrun.Run, error) { x := r.run; return &x, nil }
+func (r *oneRun) Get(context.Context, string, string) (*workflowrun.Run, error) {
+	x := r.run
+	return &x, nil
+}
 func (r *oneRun) Abort(_ context.Context, _, _, reason string) (*workflowrun.Run, error) {
 	r.run.AbortRequested, r.run.AbortReason = true, reason
 	x := r.run

@@ -81,11 +81,15 @@ test-unit: prometheus ## Run the unit tests (no cluster needed; test/prometheus 
 
 .PHONY: test-e2e
 test-e2e: prometheus ## Run the end-to-end tests; they bring the local cluster up themselves and leave it running.
-	$(GO) test -tags e2e ./test/e2e/... -count=1 -timeout 60m
+	$(GO) test -tags e2e ./test/e2e/... -count=1 -parallel 4 -timeout 60m
 
 .PHONY: bench-analysis
 bench-analysis: prometheus ## Time from a failing canary's first bad sample in Prometheus to 100% stable, woken vs left to vela's backoff (~8 min).
 	hack/bench-analysis.sh
+
+.PHONY: mesh-probe
+mesh-probe: ## A component's traffic split measured on Istio's own xDS and a gRPC client, as JSON (COMPONENT=, APP=, NAMESPACE=default, REQUESTS=1000, HEADERS='x-canary=true').
+	hack/meshprobe.sh -component '$(COMPONENT)' -app '$(APP)' -namespace '$(or $(NAMESPACE),default)' -requests '$(or $(REQUESTS),1000)' $(foreach h,$(HEADERS),-header '$(h)')
 
 .PHONY: lint
 lint: ## gofmt, go vet and golangci-lint (pinned in hack/lint.sh, installed into the cache on first use).

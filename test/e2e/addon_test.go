@@ -26,8 +26,8 @@ var (
 func (e *env) addonObjects() []string {
 	ctx := context.Background()
 	var found []string
-	check := func(gvr schema.GroupVersionResource, ns, name string) {
-		_, err := e.dyn.Resource(gvr).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+	check := func(gvr schema.GroupVersionResource, namespace, name string) {
+		_, err := e.dyn.Resource(gvr).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
 		if err == nil {
 			found = append(found, gvr.Resource+"/"+name)
 		} else if !apierrors.IsNotFound(err) {
@@ -55,8 +55,8 @@ var allAddonObjects = []string{
 // providerEndpoint) installs the provider with least privilege.
 func TestAddonEnableAndDisable(t *testing.T) {
 	e := newEnv(t)
-	e.deleteApp(ns, app)
-	e.run("hack/addon.sh", "up")
+	e.deleteApp(e.ns, app)
+	e.addonUp()
 	require.ElementsMatch(t, allAddonObjects, e.addonObjects())
 
 	e.run("vela", "addon", "disable", "istio-canary", "--yes")
@@ -68,7 +68,7 @@ func TestAddonEnableAndDisable(t *testing.T) {
 	// In-cluster mode: the provider Deployment, its Service and identity,
 	// and the Package pointing at the Service.
 	e.run("vela", "addon", "enable", e.stageAddon(), "--yes")
-	defer e.run("hack/addon.sh", "up")
+	defer e.addonUp()
 	require.ElementsMatch(t, allAddonObjects, e.addonObjects())
 	ctx := context.Background()
 	_, err := e.kube.AppsV1().Deployments("vela-system").Get(ctx, "istio-canary-provider", metav1.GetOptions{})

@@ -25,14 +25,14 @@ import (
 // TestAnalysisPromotesAHealthyCanary: 10% → analysis → 50% → analysis →
 // 100% with no human, while Prometheus sees the canary answer well.
 func TestAnalysisPromotesAHealthyCanary(t *testing.T) {
-	e := setupBookinfo(t)
+	e := isolatedBookinfo(t)
 	e.healthyTelemetry()
 	seen := e.recordWeights("reviews")
 	watch := e.watchTraffic("reviews")
 
-	e.run("kubectl", "apply", "-f", "examples/analysis/rollout-analysed.yaml")
-	e.waitPhase(ns, app, "running", 4*time.Minute)
-	e.waitVersions(ns, map[string]int32{"reviews-v2": 2}, "map[v2:100]")
+	e.apply("examples/analysis/rollout-analysed.yaml")
+	e.waitPhase(e.ns, app, "running", 4*time.Minute)
+	e.waitVersions(e.ns, map[string]int32{"reviews-v2": 2}, "map[v2:100]")
 	require.Empty(t, watch.stop(), "traffic invariants")
 	require.Equal(t, []string{"map[v1:100]", "map[v1:90 v2:10]", "map[v1:50 v2:50]", "map[v2:100]"}, seen.stop(),
 		"the weights the rollout went through")
@@ -50,7 +50,7 @@ func TestAnalysisPromotesAHealthyCanary(t *testing.T) {
 // the 10% step; the analysis rolls it back by itself, and the step says
 // which metric, what value and which bound. It prints the reaction time.
 func TestAnalysisRollsBackAFailingCanary(t *testing.T) {
-	e := setupBookinfo(t)
+	e := isolatedBookinfo(t)
 	tm := e.healthyTelemetry()
 	rolledBack := e.whenWeights("reviews", "map[v1:100]", "map[v1:90 v2:10]")
 
@@ -63,7 +63,7 @@ func TestAnalysisRollsBackAFailingCanary(t *testing.T) {
 		tm.waitQuiet(d)
 	}
 	if healthyFirst == 0 && interval == "" {
-		e.run("kubectl", "apply", "-f", "examples/analysis/rollout-analysed.yaml")
+		e.apply("examples/analysis/rollout-analysed.yaml")
 	} else {
 		a := e.loadExampleFile("analysis", "rollout-analysed.yaml")
 		stepProps(a, "analysis-10")["count"] = healthyFirst + 10
@@ -74,7 +74,7 @@ func TestAnalysisRollsBackAFailingCanary(t *testing.T) {
 	}
 	e.waitStep("analysis-10", "running")
 	e.eventually(time.Duration(healthyFirst+2)*2*time.Minute, fmt.Sprintf("%d healthy measurements", healthyFirst), func() (bool, string) {
-		cm, err := e.kube.CoreV1().ConfigMaps(ns).Get(context.Background(), contract.AnalysisStateName(app), metav1.GetOptions{})
+		cm, err := e.kube.CoreV1().ConfigMaps(e.ns).Get(context.Background(), contract.AnalysisStateName(app), metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
 		}
@@ -87,8 +87,8 @@ func TestAnalysisRollsBackAFailingCanary(t *testing.T) {
 	})
 	tm.set("v2", failing)
 
-	e.waitPhase(ns, app, "workflowFailed", 4*time.Minute)
-	e.waitVersions(ns, map[string]int32{"reviews-v1": 2, "reviews-v2": 0}, "map[v1:100]")
+	e.waitPhase(e.ns, app, "workflowFailed", 4*time.Minute)
+	e.waitVersions(e.ns, map[string]int32{"reviews-v1": 2, "reviews-v2": 0}, "map[v1:100]")
 	e.waitMessage("rolled back", "analysis-10", `metric "success-rate"`, "thresholdRange.min 99")
 
 	reaction := rolledBack().Sub(tm.firstErrorSample("v2"))
@@ -103,22 +103,22 @@ func TestAnalysisRollsBackAFailingCanary(t *testing.T) {
 // analysis with the reason, the canary is never promoted, and
 // `istio-canary abort` rolls it back from there.
 func TestAnalysisWithoutCanaryTrafficAsksAHuman(t *testing.T) {
-	e := setupBookinfo(t)
+	e := isolatedBookinfo(t)
 	tm := e.startTelemetry()
 	tm.set("v1", healthy)
 
-	e.run("kubectl", "apply", "-f", "examples/analysis/rollout-analysed.yaml")
+	e.apply("examples/analysis/rollout-analysed.yaml")
 	e.waitStep("analysis-10", "suspending")
-	e.waitPhase(ns, app, "workflowSuspending", time.Minute)
-	e.waitVersions(ns, map[string]int32{"reviews-v1": 1, "reviews-v2": 1}, "map[v1:90 v2:10]")
+	e.waitPhase(e.ns, app, "workflowSuspending", time.Minute)
+	e.waitVersions(e.ns, map[string]int32{"reviews-v1": 1, "reviews-v2": 1}, "map[v1:90 v2:10]")
 	a := e.analysisOf("analysis-10")
 	require.Equal(t, "Inconclusive", string(a.Outcome.Phase))
 	require.Contains(t, a.Outcome.Message, "inconclusive")
 
-	out := e.run("go", "run", "./cmd/istio-canary", "abort", app, "-n", ns)
+	out := e.run("go", "run", "./cmd/istio-canary", "abort", app, "-n", e.ns)
 	require.Contains(t, out, "abort")
-	e.waitPhase(ns, app, "workflowFailed", 2*time.Minute)
-	e.waitVersions(ns, map[string]int32{"reviews-v1": 2, "reviews-v2": 0}, "map[v1:100]")
+	e.waitPhase(e.ns, app, "workflowFailed", 2*time.Minute)
+	e.waitVersions(e.ns, map[string]int32{"reviews-v1": 2, "reviews-v2": 0}, "map[v1:100]")
 	e.waitMessage("rolled back", "aborted")
 }
 
@@ -126,51 +126,51 @@ func TestAnalysisWithoutCanaryTrafficAsksAHuman(t *testing.T) {
 // the canary fails while the workflow waits for a human, and the
 // background analysis rolls it back without one.
 func TestBackgroundAnalysisRollsBackDuringApproval(t *testing.T) {
-	e := setupBookinfo(t)
+	e := isolatedBookinfo(t)
 	tm := e.healthyTelemetry()
 
-	e.run("kubectl", "apply", "-f", "examples/analysis/rollout-paused.yaml")
+	e.apply("examples/analysis/rollout-paused.yaml")
 	e.waitStep("manual-approval", "suspending")
-	e.waitVersions(ns, map[string]int32{"reviews-v1": 1, "reviews-v2": 1}, "map[v1:90 v2:10]")
+	e.waitVersions(e.ns, map[string]int32{"reviews-v1": 1, "reviews-v2": 1}, "map[v1:90 v2:10]")
 	tm.set("v2", failing)
 
-	e.waitPhase(ns, app, "workflowFailed", 2*time.Minute)
-	e.waitVersions(ns, map[string]int32{"reviews-v1": 2, "reviews-v2": 0}, "map[v1:100]")
+	e.waitPhase(e.ns, app, "workflowFailed", 2*time.Minute)
+	e.waitVersions(e.ns, map[string]int32{"reviews-v1": 2, "reviews-v2": 0}, "map[v1:100]")
 	e.waitMessage("rolled back", "watch-success-rate", `metric "success-rate"`)
 }
 
 // TestAbortDuringManualApproval: `istio-canary abort` at the guide's
 // approval rolls the canary back, without editing the Application.
 func TestAbortDuringManualApproval(t *testing.T) {
-	e := setupBookinfo(t)
+	e := isolatedBookinfo(t)
 	e.rolloutFirstBatch()
-	out := e.run("go", "run", "./cmd/istio-canary", "abort", app, "-n", ns, "--reason", "red stars look wrong")
+	out := e.run("go", "run", "./cmd/istio-canary", "abort", app, "-n", e.ns, "--reason", "red stars look wrong")
 	require.Contains(t, out, "manual-approval")
-	e.waitPhase(ns, app, "workflowFailed", 2*time.Minute)
-	e.waitVersions(ns, map[string]int32{"reviews-v1": 2, "reviews-v2": 0}, "map[v1:100]")
+	e.waitPhase(e.ns, app, "workflowFailed", 2*time.Minute)
+	e.waitVersions(e.ns, map[string]int32{"reviews-v1": 2, "reviews-v2": 0}, "map[v1:100]")
 	e.waitMessage("rolled back", "red stars look wrong")
 
-	_, err := e.try("go", "run", "./cmd/istio-canary", "abort", app, "-n", ns)
+	_, err := e.try("go", "run", "./cmd/istio-canary", "abort", app, "-n", e.ns)
 	require.Error(t, err, "nothing is left to abort once the run has ended")
 }
 
 // TestTimedPausesRunThrough: approval, then pauses of 20s that end by
 // themselves, counted down by the status view, up to 100%.
 func TestTimedPausesRunThrough(t *testing.T) {
-	e := setupBookinfo(t)
+	e := isolatedBookinfo(t)
 	e.healthyTelemetry()
 
-	e.run("kubectl", "apply", "-f", "examples/analysis/rollout-paused.yaml")
+	e.apply("examples/analysis/rollout-paused.yaml")
 	e.waitStep("manual-approval", "suspending")
-	e.run("vela", "workflow", "resume", app, "-n", ns)
+	e.run("vela", "workflow", "resume", app, "-n", e.ns)
 	e.waitStep("pause-30", "suspending")
-	e.waitVersions(ns, map[string]int32{"reviews-v1": 1, "reviews-v2": 1}, "map[v1:70 v2:30]")
+	e.waitVersions(e.ns, map[string]int32{"reviews-v1": 1, "reviews-v2": 1}, "map[v1:70 v2:30]")
 	e.eventually(15*time.Second, "the status view counts the pause down", func() (bool, string) {
-		out, err := e.try("go", "run", "./cmd/istio-canary", "status", app, "-n", ns)
+		out, err := e.try("go", "run", "./cmd/istio-canary", "status", app, "-n", e.ns)
 		return err == nil && strings.Contains(out, "pause-30") && strings.Contains(out, "left"), out
 	})
-	e.waitPhase(ns, app, "running", 3*time.Minute)
-	e.waitVersions(ns, map[string]int32{"reviews-v2": 2}, "map[v2:100]")
+	e.waitPhase(e.ns, app, "running", 3*time.Minute)
+	e.waitVersions(e.ns, map[string]int32{"reviews-v2": 2}, "map[v2:100]")
 	bg := e.analysisOf("watch-success-rate")
 	require.NotEqual(t, "Failed", string(bg.Outcome.Phase), bg.Outcome.Message)
 	require.NotEmpty(t, bg.Targets[0].Run.Metrics[0].Measurements, "the background analysis measured during the pauses")
@@ -180,22 +180,22 @@ func TestTimedPausesRunThrough(t *testing.T) {
 // every measurement is an error; past consecutiveErrorLimit the canary is
 // rolled back, and the message says Prometheus could not be queried.
 func TestAnalysisPrometheusDownRollsBack(t *testing.T) {
-	e := setupBookinfo(t)
+	e := isolatedBookinfo(t)
 	a := e.loadExampleFile("analysis", "rollout-analysed.yaml")
 	p := stepProps(a, "analysis-10")
 	p["prometheus"] = "http://127.0.0.1:1"
 	p["interval"] = "2s"
 	p["consecutiveErrorLimit"] = 2
 	e.applyApp(a)
-	e.waitPhase(ns, app, "workflowFailed", 2*time.Minute)
-	e.waitVersions(ns, map[string]int32{"reviews-v1": 2, "reviews-v2": 0}, "map[v1:100]")
+	e.waitPhase(e.ns, app, "workflowFailed", 2*time.Minute)
+	e.waitVersions(e.ns, map[string]int32{"reviews-v1": 2, "reviews-v2": 0}, "map[v1:100]")
 	e.waitMessage("rolled back", "could not be measured 3 times in a row", "connection refused")
 }
 
 // TestAnalysisBadInputChangesNothing: each bad property of canary-analysis
 // fails the step at once, naming the field; no live object changes.
 func TestAnalysisBadInputChangesNothing(t *testing.T) {
-	e := setupBookinfo(t)
+	e := isolatedBookinfo(t)
 	tm := e.startTelemetry()
 	tm.set("v1", healthy)
 	before := e.snapshot()
@@ -243,7 +243,7 @@ func TestAnalysisBadInputChangesNothing(t *testing.T) {
 func (e *env) waitStep(step, phase string) {
 	e.t.Helper()
 	e.eventually(3*time.Minute, fmt.Sprintf("step %s %s", step, phase), func() (bool, string) {
-		a, err := e.app(ns, app)
+		a, err := e.app(e.ns, app)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -263,7 +263,7 @@ func (e *env) waitStep(step, phase string) {
 // analysisState reads the analyses the provider keeps for the Application.
 func (e *env) analysisState() analysisrun.State {
 	e.t.Helper()
-	cm, err := e.kube.CoreV1().ConfigMaps(ns).Get(context.Background(), contract.AnalysisStateName(app), metav1.GetOptions{})
+	cm, err := e.kube.CoreV1().ConfigMaps(e.ns).Get(context.Background(), contract.AnalysisStateName(app), metav1.GetOptions{})
 	require.NoError(e.t, err)
 	s, err := analysisrun.Decode(cm)
 	require.NoError(e.t, err)
@@ -281,12 +281,14 @@ func (e *env) analysisOf(step string) analysisrun.Analysis {
 	return analysisrun.Analysis{}
 }
 
+// loadExampleFile reads examples/<dir>/<name>, moved to the test's namespace.
 func (e *env) loadExampleFile(dir, name string) map[string]any {
 	e.t.Helper()
 	raw, err := os.ReadFile(filepath.Join(e.root, "examples", dir, name))
 	require.NoError(e.t, err)
 	var a map[string]any
 	require.NoError(e.t, yaml.Unmarshal(raw, &a))
+	a["metadata"].(map[string]any)["namespace"] = e.ns
 	return a
 }
 
@@ -302,7 +304,7 @@ func (e *env) recordWeights(component string) *weightsRecorder {
 	go func() {
 		var seen []string
 		for {
-			if w, err := e.weights(ns, component); err == nil {
+			if w, err := e.weights(e.ns, component); err == nil {
 				if s := fmt.Sprint(w); len(seen) == 0 || seen[len(seen)-1] != s {
 					seen = append(seen, s)
 				}
@@ -333,7 +335,7 @@ func (e *env) whenWeights(component, want, from string) func() time.Time {
 	go func() {
 		armed := false
 		for {
-			if w, err := e.weights(ns, component); err == nil {
+			if w, err := e.weights(e.ns, component); err == nil {
 				s := fmt.Sprint(w)
 				if s == from {
 					armed = true

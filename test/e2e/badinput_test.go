@@ -18,7 +18,6 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
 )
 
 // badInput is an invalid change to rollout-v2.yaml and the words its failure
@@ -69,7 +68,7 @@ var badInputs = []badInput{
 // bookinfo: each must fail with a message naming the field, and no live
 // object may change.
 func TestBadInputIsRejectedAndChangesNothing(t *testing.T) {
-	e := setupBookinfo(t)
+	e := isolatedBookinfo(t)
 	before := e.snapshot()
 	for _, bad := range badInputs {
 		t.Run(bad.name, func(t *testing.T) {
@@ -81,15 +80,21 @@ func TestBadInputIsRejectedAndChangesNothing(t *testing.T) {
 			require.Equal(t, before, e.snapshot(), "a rejected update must not change live objects")
 		})
 	}
-	t.Run("provider unreachable", func(t *testing.T) {
-		e.stopProvider()
-		defer e.run("hack/addon.sh", "up")
-		app := e.loadExample("rollout-v2.yaml")
-		app["metadata"].(map[string]any)["annotations"] = map[string]any{"e2e.istio-canary/case": "unreachable"}
-		e.applyApp(app)
-		e.waitMessage("plan", "connection refused")
-		require.Equal(t, before, e.snapshot(), "a step that cannot reach the provider must not change live objects")
-	})
+}
+
+// TestProviderUnreachableChangesNothing: a step that cannot reach the
+// provider fails and changes nothing. It stops the provider, so it does not
+// run in parallel with the others.
+func TestProviderUnreachableChangesNothing(t *testing.T) {
+	e := setupBookinfo(t)
+	before := e.snapshot()
+	e.stopProvider()
+	defer e.addonUp()
+	app := e.loadExample("rollout-v2.yaml")
+	app["metadata"].(map[string]any)["annotations"] = map[string]any{"e2e.istio-canary/case": "unreachable"}
+	e.applyApp(app)
+	e.waitMessage("plan", "connection refused")
+	require.Equal(t, before, e.snapshot(), "a step that cannot reach the provider must not change live objects")
 }
 
 // stopProvider stops the provider that hack/addon.sh started.
@@ -107,11 +112,7 @@ func (e *env) stopProvider() {
 
 func (e *env) loadExample(name string) map[string]any {
 	e.t.Helper()
-	raw, err := os.ReadFile(filepath.Join(e.root, "examples", "bookinfo", name))
-	require.NoError(e.t, err)
-	var app map[string]any
-	require.NoError(e.t, yaml.Unmarshal(raw, &app))
-	return app
+	return e.loadExampleFile("bookinfo", name)
 }
 
 // applyApp replaces the Application's spec, as `kubectl apply` of the file would.
@@ -129,7 +130,7 @@ func (e *env) applyApp(app map[string]any) {
 func (e *env) waitMessage(words ...string) {
 	e.t.Helper()
 	e.eventually(3*time.Minute, fmt.Sprintf("a failure message with %q", words), func() (bool, string) {
-		app, err := e.app(ns, app)
+		app, err := e.app(e.ns, app)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -181,27 +182,27 @@ func (e *env) snapshot() []string {
 		require.NoError(e.t, err)
 		out = append(out, fmt.Sprintf("%s/%s %s", kind, name, raw))
 	}
-	deps, err := e.kube.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+	deps, err := e.kube.AppsV1().Deployments(e.ns).List(ctx, metav1.ListOptions{})
 	require.NoError(e.t, err)
 	for _, d := range deps.Items {
 		add("Deployment", d.Name, []any{*d.Spec.Replicas, d.Spec.Template.Spec.Containers, d.Spec.Template.Labels})
 	}
-	svcs, err := e.kube.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
+	svcs, err := e.kube.CoreV1().Services(e.ns).List(ctx, metav1.ListOptions{})
 	require.NoError(e.t, err)
 	for _, s := range svcs.Items {
 		add("Service", s.Name, []any{s.Spec.Ports, s.Spec.Selector})
 	}
-	vss, err := e.istio.NetworkingV1().VirtualServices(ns).List(ctx, metav1.ListOptions{})
+	vss, err := e.istio.NetworkingV1().VirtualServices(e.ns).List(ctx, metav1.ListOptions{})
 	require.NoError(e.t, err)
 	for _, v := range vss.Items {
 		add("VirtualService", v.Name, &v.Spec)
 	}
-	drs, err := e.istio.NetworkingV1().DestinationRules(ns).List(ctx, metav1.ListOptions{})
+	drs, err := e.istio.NetworkingV1().DestinationRules(e.ns).List(ctx, metav1.ListOptions{})
 	require.NoError(e.t, err)
 	for _, d := range drs.Items {
 		add("DestinationRule", d.Name, &d.Spec)
 	}
-	gws, err := e.istio.NetworkingV1().Gateways(ns).List(ctx, metav1.ListOptions{})
+	gws, err := e.istio.NetworkingV1().Gateways(e.ns).List(ctx, metav1.ListOptions{})
 	require.NoError(e.t, err)
 	for _, g := range gws.Items {
 		add("Gateway", g.Name, &g.Spec)

@@ -14,32 +14,29 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-const (
-	ns  = "default"
-	app = "book-info"
-)
+const app = "book-info"
 
 var untouched = []string{"productpage", "details", "ratings"}
 
 // TestBookinfoCanaryThenResume plays the seed's story: first deploy, canary 1
 // of 2 instances with 90/10, suspend, `vela workflow resume`, 2 of 2 at 100%.
 func TestBookinfoCanaryThenResume(t *testing.T) {
-	e := setupBookinfo(t)
+	e := isolatedBookinfo(t)
 	others := e.generations(untouched)
 	watch := e.watchTraffic("reviews")
 
 	e.rolloutFirstBatch()
 
-	e.run("vela", "workflow", "resume", app, "-n", ns)
-	e.waitPhase(ns, app, "running", 3*time.Minute)
+	e.run("vela", "workflow", "resume", app, "-n", e.ns)
+	e.waitPhase(e.ns, app, "running", 3*time.Minute)
 	e.eventually(2*time.Minute, "reviews-v2 2/2 with all the traffic and reviews-v1 collected", func() (bool, string) {
-		r2, ready2, _ := e.deployment(ns, "reviews-v2")
-		_, _, v1 := e.deployment(ns, "reviews-v1")
-		w, _ := e.weights(ns, "reviews")
+		r2, ready2, _ := e.deployment(e.ns, "reviews-v2")
+		_, _, v1 := e.deployment(e.ns, "reviews-v1")
+		w, _ := e.weights(e.ns, "reviews")
 		return r2 == 2 && ready2 == 2 && !v1 && fmt.Sprint(w) == "map[v2:100]",
-			fmt.Sprintf("reviews-v2 %d/%d, reviews-v1 exists=%v, weights %v, subsets %v", ready2, r2, v1, w, e.subsets(ns, "reviews"))
+			fmt.Sprintf("reviews-v2 %d/%d, reviews-v1 exists=%v, weights %v, subsets %v", ready2, r2, v1, w, e.subsets(e.ns, "reviews"))
 	})
-	require.Equal(t, []string{"v2"}, e.subsets(ns, "reviews"))
+	require.Equal(t, []string{"v2"}, e.subsets(e.ns, "reviews"))
 	require.Equal(t, others, e.generations(untouched), "the other components must not be touched")
 	require.Empty(t, watch.stop(), "traffic invariants")
 	e.checkStateKeep(map[string]int{"v2": 100})
@@ -47,49 +44,61 @@ func TestBookinfoCanaryThenResume(t *testing.T) {
 
 // TestBookinfoRollbackFromFirstBatch rolls back from the suspended 90/10 state.
 func TestBookinfoRollbackFromFirstBatch(t *testing.T) {
-	e := setupBookinfo(t)
+	e := isolatedBookinfo(t)
 	others := e.generations(untouched)
 	watch := e.watchTraffic("reviews")
 
 	e.rolloutFirstBatch()
 
-	e.run("kubectl", "apply", "-f", "examples/bookinfo/rollback.yaml")
-	e.waitPhase(ns, app, "running", 3*time.Minute)
+	e.apply("examples/bookinfo/rollback.yaml")
+	e.waitPhase(e.ns, app, "running", 3*time.Minute)
 	e.eventually(2*time.Minute, "reviews-v1 2/2 with all the traffic and reviews-v2 gone", func() (bool, string) {
-		r1, ready1, _ := e.deployment(ns, "reviews-v1")
-		_, _, v2 := e.deployment(ns, "reviews-v2")
-		w, _ := e.weights(ns, "reviews")
+		r1, ready1, _ := e.deployment(e.ns, "reviews-v1")
+		_, _, v2 := e.deployment(e.ns, "reviews-v2")
+		w, _ := e.weights(e.ns, "reviews")
 		return r1 == 2 && ready1 == 2 && !v2 && fmt.Sprint(w) == "map[v1:100]",
 			fmt.Sprintf("reviews-v1 %d/%d, reviews-v2 exists=%v, weights %v", ready1, r1, v2, w)
 	})
-	require.Equal(t, []string{"v1"}, e.subsets(ns, "reviews"))
+	require.Equal(t, []string{"v1"}, e.subsets(e.ns, "reviews"))
 	require.Equal(t, others, e.generations(untouched), "the other components must not be touched")
 	require.Empty(t, watch.stop(), "traffic invariants")
 	e.checkStateKeep(map[string]int{"v1": 100})
-	_, _, v1 := e.deployment(ns, "reviews-v1")
+	_, _, v1 := e.deployment(e.ns, "reviews-v1")
 	require.True(t, v1, "reviews-v1 must survive the garbage collection after the rollback")
 }
 
-// setupBookinfo enables the addon and deploys the first version of bookinfo.
-func setupBookinfo(t *testing.T) *env { return setupBookinfoWith(t, nil) }
+// setupBookinfo enables the addon and deploys the first version of bookinfo
+// in the default namespace.
+func setupBookinfo(t *testing.T) *env { return newEnv(t).setupBookinfo(nil) }
 
-// setupBookinfoWith is setupBookinfo with the first deploy changed by
-// mutate; without one, the example file itself is applied.
-func setupBookinfoWith(t *testing.T, mutate func(map[string]any)) *env {
-	e := newEnv(t)
-	e.deleteApp(ns, app)
-	e.run("hack/addon.sh", "up")
+// isolatedBookinfo is setupBookinfo in a namespace of the test's own, in
+// parallel with the other isolated tests.
+func isolatedBookinfo(t *testing.T) *env { return newEnv(t).isolated().setupBookinfo(nil) }
+
+// isolatedBookinfoWith is isolatedBookinfo with the first deploy changed by
+// mutate.
+func isolatedBookinfoWith(t *testing.T, mutate func(map[string]any)) *env {
+	return newEnv(t).isolated().setupBookinfo(mutate)
+}
+
+// setupBookinfo deploys the first version of bookinfo in the test's
+// namespace, changed by mutate when it is not nil.
+func (e *env) setupBookinfo(mutate func(map[string]any)) *env {
+	t := e.t
+	t.Helper()
+	e.deleteApp(e.ns, app)
+	e.addonUp()
 	if mutate == nil {
-		e.run("kubectl", "apply", "-f", "examples/bookinfo/first-deploy.yaml")
+		e.apply("examples/bookinfo/first-deploy.yaml")
 	} else {
-		e.applyExampleIn(ns, "first-deploy.yaml", mutate)
+		e.applyExampleIn(e.ns, "first-deploy.yaml", mutate)
 	}
-	e.waitPhase(ns, app, "running", 3*time.Minute)
-	e.waitVersions(ns, map[string]int32{"reviews-v1": 2}, "map[v1:100]")
-	replicas, _, _ := e.deployment(ns, "reviews-v1")
+	e.waitPhase(e.ns, app, "running", 3*time.Minute)
+	e.waitVersions(e.ns, map[string]int32{"reviews-v1": 2}, "map[v1:100]")
+	replicas, _, _ := e.deployment(e.ns, "reviews-v1")
 	require.Equal(t, int32(2), replicas, "reviews-v1's desired instances")
 	for _, c := range untouched {
-		_, ready, _ := e.deployment(ns, c)
+		_, ready, _ := e.deployment(e.ns, c)
 		require.Equal(t, int32(1), ready, c)
 	}
 	return e
@@ -98,16 +107,16 @@ func setupBookinfoWith(t *testing.T, mutate func(map[string]any)) *env {
 // rolloutFirstBatch applies rollout-v2 and checks the suspended 90/10 state.
 func (e *env) rolloutFirstBatch() {
 	e.t.Helper()
-	e.run("kubectl", "apply", "-f", "examples/bookinfo/rollout-v2.yaml")
-	e.waitPhase(ns, app, "workflowSuspending", 3*time.Minute)
+	e.apply("examples/bookinfo/rollout-v2.yaml")
+	e.waitPhase(e.ns, app, "workflowSuspending", 3*time.Minute)
 	e.eventually(time.Minute, "1 instance of each version, 90/10", func() (bool, string) {
-		_, ready1, _ := e.deployment(ns, "reviews-v1")
-		_, ready2, _ := e.deployment(ns, "reviews-v2")
-		w, _ := e.weights(ns, "reviews")
+		_, ready1, _ := e.deployment(e.ns, "reviews-v1")
+		_, ready2, _ := e.deployment(e.ns, "reviews-v2")
+		w, _ := e.weights(e.ns, "reviews")
 		return ready1 == 1 && ready2 == 1 && fmt.Sprint(w) == "map[v1:90 v2:10]",
 			fmt.Sprintf("reviews-v1 ready %d, reviews-v2 ready %d, weights %v", ready1, ready2, w)
 	})
-	sub := e.subsets(ns, "reviews")
+	sub := e.subsets(e.ns, "reviews")
 	sort.Strings(sub)
 	require.Equal(e.t, []string{"v1", "v2"}, sub)
 }
@@ -117,19 +126,19 @@ func (e *env) rolloutFirstBatch() {
 func (e *env) checkStateKeep(want map[string]int) {
 	e.t.Helper()
 	ctx := context.Background()
-	e.forceReconcile(ns, app)
-	w, err := e.weights(ns, "reviews")
+	e.forceReconcile(e.ns, app)
+	w, err := e.weights(e.ns, "reviews")
 	require.NoError(e.t, err)
 	require.Equal(e.t, want, w, "a forced reconcile must change nothing")
 
-	vs, err := e.istio.NetworkingV1().VirtualServices(ns).Get(ctx, "reviews", metav1.GetOptions{})
+	vs, err := e.istio.NetworkingV1().VirtualServices(e.ns).Get(ctx, "reviews", metav1.GetOptions{})
 	require.NoError(e.t, err)
 	vs.Spec.Http[0].Route[0].Weight = 50
-	_, err = e.istio.NetworkingV1().VirtualServices(ns).Update(ctx, vs, metav1.UpdateOptions{})
+	_, err = e.istio.NetworkingV1().VirtualServices(e.ns).Update(ctx, vs, metav1.UpdateOptions{})
 	require.NoError(e.t, err)
-	e.forceReconcile(ns, app)
+	e.forceReconcile(e.ns, app)
 	e.eventually(2*time.Minute, "state-keep to restore the weights", func() (bool, string) {
-		vs, err := e.istio.NetworkingV1().VirtualServices(ns).Get(ctx, "reviews", metav1.GetOptions{})
+		vs, err := e.istio.NetworkingV1().VirtualServices(e.ns).Get(ctx, "reviews", metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
 		}
@@ -144,7 +153,7 @@ func (e *env) checkStateKeep(want map[string]int) {
 func (e *env) generations(names []string) map[string]string {
 	out := map[string]string{}
 	for _, n := range names {
-		pods, err := e.kube.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app.oam.dev/component=" + n})
+		pods, err := e.kube.CoreV1().Pods(e.ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app.oam.dev/component=" + n})
 		require.NoError(e.t, err)
 		var ids []string
 		for _, p := range pods.Items {
@@ -171,7 +180,7 @@ type trafficWatch struct {
 }
 
 func (e *env) watchTraffic(component string) *trafficWatch {
-	return e.watchTrafficIn(ns, component)
+	return e.watchTrafficIn(e.ns, component)
 }
 
 // watchTrafficIn samples the component's traffic in namespace namespace.

@@ -18,19 +18,19 @@ import (
 // weights of the route they own.
 func TestForeignRouteSurvivesTheSeedFlow(t *testing.T) {
 	newEnv(t).run("vela", "def", "apply", "test/e2e/testdata/debug-route.cue")
-	e := setupBookinfoWith(t, withDebugRoute)
+	e := isolatedBookinfoWith(t, withDebugRoute)
 	want := e.foreignRoute("debug")
 	require.Contains(t, want, `"x-debug"`, "the first deploy renders the debug route")
 
 	watch := e.watchTraffic("reviews")
-	e.applyExampleIn(ns, "rollout-v2.yaml", withDebugRoute)
-	e.waitPhase(ns, app, "workflowSuspending", 3*time.Minute)
-	e.waitVersions(ns, map[string]int32{"reviews-v1": 1, "reviews-v2": 1}, "map[v1:90 v2:10]")
+	e.applyExampleIn(e.ns, "rollout-v2.yaml", withDebugRoute)
+	e.waitPhase(e.ns, app, "workflowSuspending", 3*time.Minute)
+	e.waitVersions(e.ns, map[string]int32{"reviews-v1": 1, "reviews-v2": 1}, "map[v1:90 v2:10]")
 	require.Equal(t, want, e.foreignRoute("debug"), "the debug route at 90/10")
 
-	e.run("vela", "workflow", "resume", app, "-n", ns)
-	e.waitPhase(ns, app, "running", 3*time.Minute)
-	e.waitVersions(ns, map[string]int32{"reviews-v2": 2}, "map[v2:100]")
+	e.run("vela", "workflow", "resume", app, "-n", e.ns)
+	e.waitPhase(e.ns, app, "running", 3*time.Minute)
+	e.waitVersions(e.ns, map[string]int32{"reviews-v2": 2}, "map[v2:100]")
 	require.Equal(t, want, e.foreignRoute("debug"), "the debug route once v2 has all the traffic")
 	require.Empty(t, watch.stop(), "traffic invariants")
 }
@@ -48,7 +48,7 @@ func withDebugRoute(a map[string]any) {
 // checks that it comes first.
 func (e *env) foreignRoute(name string) string {
 	e.t.Helper()
-	vs, err := e.istio.NetworkingV1().VirtualServices(ns).Get(context.Background(), "reviews", metav1.GetOptions{})
+	vs, err := e.istio.NetworkingV1().VirtualServices(e.ns).Get(context.Background(), "reviews", metav1.GetOptions{})
 	require.NoError(e.t, err)
 	require.NotEmpty(e.t, vs.Spec.Http)
 	require.Equal(e.t, name, vs.Spec.Http[0].Name, "the first route of reviews' VirtualService")

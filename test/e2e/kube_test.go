@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,7 +33,9 @@ var applications = schema.GroupVersionResource{Group: "core.oam.dev", Version: "
 
 // env is a test's handle on the local cluster with the addon enabled.
 type env struct {
-	t     *testing.T
+	t *testing.T
+	// e.ns is the namespace the test's Applications live in.
+	ns    string
 	c     *cluster.Cluster
 	kube  kubernetes.Interface
 	dyn   dynamic.Interface
@@ -45,7 +48,7 @@ func newEnv(t *testing.T) *env {
 	c := cluster.ForTest(t)
 	cfg, err := c.RESTConfig()
 	require.NoError(t, err)
-	e := &env{t: t, c: c, root: repoRoot(t)}
+	e := &env{t: t, c: c, root: repoRoot(t), ns: "default"}
 	e.kube, err = kubernetes.NewForConfig(cfg)
 	require.NoError(t, err)
 	e.dyn, err = dynamic.NewForConfig(cfg)
@@ -53,6 +56,36 @@ func newEnv(t *testing.T) *env {
 	e.istio, err = istioclient.NewForConfig(cfg)
 	require.NoError(t, err)
 	return e
+}
+
+// isolated makes the test run in parallel with the other isolated ones, in
+// a namespace of its own (its Applications, versions, analyses and
+// telemetry are its own; the provider and vela-core are shared).
+func (e *env) isolated() *env {
+	e.t.Helper()
+	e.t.Parallel()
+	e.ns = testNamespace(e.t, e.kube)
+	return e
+}
+
+// apply applies an example file to the test's namespace, as `kubectl apply
+// -f` of the file does in the default one.
+func (e *env) apply(file string) {
+	e.t.Helper()
+	dir, name := filepath.Split(strings.TrimPrefix(file, "examples/"))
+	e.applyApp(e.loadExampleFile(filepath.Clean(dir), name))
+}
+
+// addonUp serialises hack/addon.sh up among the tests of this process: it
+// is a no-op when the provider and addon are the tree's, but two tests
+// finding them stale must not both restart the provider.
+var addonUp sync.Mutex
+
+func (e *env) addonUp() {
+	e.t.Helper()
+	addonUp.Lock()
+	defer addonUp.Unlock()
+	e.run("hack/addon.sh", "up")
 }
 
 func repoRoot(t *testing.T) string {
@@ -124,13 +157,13 @@ func (e *env) eventually(timeout time.Duration, what string, cond func() (bool, 
 	e.t.Fatalf("timed out after %s waiting for %s; last seen: %s", timeout, what, last)
 }
 
-func (e *env) app(ns, name string) (*unstructured.Unstructured, error) {
-	return e.dyn.Resource(applications).Namespace(ns).Get(context.Background(), name, metav1.GetOptions{})
+func (e *env) app(namespace, name string) (*unstructured.Unstructured, error) {
+	return e.dyn.Resource(applications).Namespace(namespace).Get(context.Background(), name, metav1.GetOptions{})
 }
 
 // appPhase returns status.status and a summary of the workflow steps.
-func (e *env) appPhase(ns, name string) (string, string) {
-	app, err := e.app(ns, name)
+func (e *env) appPhase(namespace, name string) (string, string) {
+	app, err := e.app(namespace, name)
 	if err != nil {
 		return "", err.Error()
 	}
@@ -144,30 +177,30 @@ func (e *env) appPhase(ns, name string) (string, string) {
 	return phase, phase + " " + strings.Join(s, ", ")
 }
 
-func (e *env) waitPhase(ns, name, want string, timeout time.Duration) {
+func (e *env) waitPhase(namespace, name, want string, timeout time.Duration) {
 	e.t.Helper()
 	e.eventually(timeout, "application "+name+" phase "+want, func() (bool, string) {
-		phase, seen := e.appPhase(ns, name)
+		phase, seen := e.appPhase(namespace, name)
 		return phase == want, seen
 	})
 }
 
-func (e *env) deleteApp(ns, name string) {
+func (e *env) deleteApp(namespace, name string) {
 	e.t.Helper()
-	err := e.dyn.Resource(applications).Namespace(ns).Delete(context.Background(), name, metav1.DeleteOptions{})
+	err := e.dyn.Resource(applications).Namespace(namespace).Delete(context.Background(), name, metav1.DeleteOptions{})
 	if apierrors.IsNotFound(err) {
 		return
 	}
 	require.NoError(e.t, err)
 	e.eventually(2*time.Minute, "application "+name+" to be deleted", func() (bool, string) {
-		_, err := e.app(ns, name)
+		_, err := e.app(namespace, name)
 		return apierrors.IsNotFound(err), fmt.Sprint(err)
 	})
 }
 
 // deployment returns spec.replicas and status.readyReplicas, or exists=false.
-func (e *env) deployment(ns, name string) (replicas, ready int32, exists bool) {
-	d, err := e.kube.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+func (e *env) deployment(namespace, name string) (replicas, ready int32, exists bool) {
+	d, err := e.kube.AppsV1().Deployments(namespace).Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {
 		return 0, 0, false
 	}
@@ -179,8 +212,8 @@ func (e *env) deployment(ns, name string) (replicas, ready int32, exists bool) {
 
 // weights returns the weights of the VirtualService's route that the steps
 // own (contract.ReadRoute) as subset -> weight.
-func (e *env) weights(ns, name string) (map[string]int, error) {
-	vs, err := e.istio.NetworkingV1().VirtualServices(ns).Get(context.Background(), name, metav1.GetOptions{})
+func (e *env) weights(namespace, name string) (map[string]int, error) {
+	vs, err := e.istio.NetworkingV1().VirtualServices(namespace).Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -192,8 +225,8 @@ func (e *env) weights(ns, name string) (map[string]int, error) {
 }
 
 // subsets returns the versions the DestinationRule has subsets for, in order.
-func (e *env) subsets(ns, name string) []string {
-	dr, err := e.istio.NetworkingV1().DestinationRules(ns).Get(context.Background(), name, metav1.GetOptions{})
+func (e *env) subsets(namespace, name string) []string {
+	dr, err := e.istio.NetworkingV1().DestinationRules(namespace).Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {
 		return nil
 	}

@@ -24,38 +24,38 @@ const reviewsV1Image = "docker.io/istio/examples-bookinfo-reviews-v1:1.16.2"
 // runs or only the history of the live ones remembers it; an explicit
 // version wins; each namespace counts on its own.
 func TestVersionNamesFollowPodTemplates(t *testing.T) {
-	e := setupBookinfo(t)
+	e := isolatedBookinfo(t)
 	other := testNamespace(t, e.kube)
 	e.applyExampleIn(other, "first-deploy.yaml", nil)
 	e.waitPhase(other, app, "running", 3*time.Minute)
 	e.waitVersions(other, map[string]int32{"reviews-v1": 2}, "map[v1:100]")
 
 	watch := e.watchTraffic("reviews")
-	seen := e.recordDeployments(ns, "reviews")
+	seen := e.recordDeployments(e.ns, "reviews")
 
 	// Back to v1's pod template while v1 still runs: v1, not a new name.
 	e.rolloutFirstBatch()
-	e.run("kubectl", "apply", "-f", "examples/bookinfo/first-deploy.yaml")
-	e.waitPhase(ns, app, "running", 3*time.Minute)
-	e.waitVersions(ns, map[string]int32{"reviews-v1": 2}, "map[v1:100]")
+	e.apply("examples/bookinfo/first-deploy.yaml")
+	e.waitPhase(e.ns, app, "running", 3*time.Minute)
+	e.waitVersions(e.ns, map[string]int32{"reviews-v1": 2}, "map[v1:100]")
 
 	// v2's pod template again, v2 gone: the history on reviews-v1 names it v2.
 	e.rolloutFirstBatch()
-	e.run("vela", "workflow", "resume", app, "-n", ns)
-	e.waitPhase(ns, app, "running", 3*time.Minute)
-	e.waitVersions(ns, map[string]int32{"reviews-v2": 2}, "map[v2:100]")
+	e.run("vela", "workflow", "resume", app, "-n", e.ns)
+	e.waitPhase(e.ns, app, "running", 3*time.Minute)
+	e.waitVersions(e.ns, map[string]int32{"reviews-v2": 2}, "map[v2:100]")
 
 	// A third pod template: v3.
-	e.applyExampleIn(ns, "rollout-v2.yaml", func(a map[string]any) {
+	e.applyExampleIn(e.ns, "rollout-v2.yaml", func(a map[string]any) {
 		component(a, "reviews")["properties"].(map[string]any)["image"] = reviewsV1Image
 		useStableAndCanary(a)
 	})
-	e.waitPhase(ns, app, "workflowSuspending", 3*time.Minute)
-	e.waitVersions(ns, map[string]int32{"reviews-v2": 1, "reviews-v3": 1}, "map[v2:90 v3:10]")
-	history := e.versionHistory(ns, "reviews-v3")
+	e.waitPhase(e.ns, app, "workflowSuspending", 3*time.Minute)
+	e.waitVersions(e.ns, map[string]int32{"reviews-v2": 1, "reviews-v3": 1}, "map[v2:90 v3:10]")
+	history := e.versionHistory(e.ns, "reviews-v3")
 	require.ElementsMatch(t, []string{"v1", "v2", "v3"}, keys(history), "reviews-v3's version history: %v", history)
 	require.Empty(t, watch.stop(), "traffic invariants")
-	require.Equal(t, []string{"reviews-v1", "reviews-v2", "reviews-v3"}, seen.stop(), "the Deployments of reviews seen in namespace %s", ns)
+	require.Equal(t, []string{"reviews-v1", "reviews-v2", "reviews-v3"}, seen.stop(), "the Deployments of reviews seen in namespace %s", e.ns)
 
 	// The other namespace counts on its own: its second pod template is v2,
 	// and an explicit version wins there.

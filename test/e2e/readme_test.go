@@ -28,7 +28,7 @@ import (
 // readme-test: output must equal what the last block printed.
 func TestReadmeWalkthrough(t *testing.T) {
 	e := newEnv(t)
-	e.deleteApp(ns, app)
+	e.deleteApp(e.ns, app)
 	gobin := t.TempDir() // where the README's `go install` puts the status command
 	environ := append(e.c.Environ(), "GOBIN="+gobin, "PATH="+gobin+string(os.PathListSeparator)+e.c.BinDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 
@@ -140,7 +140,7 @@ func (e *env) expectReadmeState(b readme.Block) {
 func (e *env) observe(c readme.Clause) string {
 	switch c.Kind {
 	case readme.KindApplication:
-		a, err := e.app(ns, c.Name)
+		a, err := e.app(e.ns, c.Name)
 		if apierrors.IsNotFound(err) {
 			return "absent"
 		}
@@ -154,13 +154,13 @@ func (e *env) observe(c readme.Clause) string {
 		}
 		return phase
 	case readme.KindDeployment:
-		replicas, ready, exists := e.deployment(ns, c.Name)
+		replicas, ready, exists := e.deployment(e.ns, c.Name)
 		if !exists {
 			return "absent"
 		}
 		return fmt.Sprintf("%d/%d", ready, replicas)
 	case readme.KindTraffic:
-		w, err := e.weights(ns, c.Name)
+		w, err := e.weights(e.ns, c.Name)
 		if apierrors.IsNotFound(err) {
 			return "absent"
 		}

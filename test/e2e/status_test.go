@@ -57,8 +57,8 @@ func TestStatusDuringSeedFlow(t *testing.T) {
 	require.Equal(t, text, runStatusBinary(t, e, bin), "the binary prints what Render renders")
 	e.watchBinaryUntil(bin, "suspended at step manual-approval")
 
-	e.run("vela", "workflow", "resume", app, "-n", ns)
-	e.waitPhase(ns, app, status.AppRunning, 3*time.Minute)
+	e.run("vela", "workflow", "resume", app, "-n", e.ns)
+	e.waitPhase(e.ns, app, status.AppRunning, 3*time.Minute)
 	e.eventually(2*time.Minute, "reviews-v2 2/2 with all the traffic and reviews-v1 collected", func() (bool, string) {
 		v := e.collect(clients)
 		c := v.Component("reviews")
@@ -91,8 +91,8 @@ func TestStatusAfterRollback(t *testing.T) {
 	e := setupBookinfo(t)
 	clients := e.statusClients()
 	e.rolloutFirstBatch()
-	e.run("kubectl", "apply", "-f", "examples/bookinfo/rollback.yaml")
-	e.waitPhase(ns, app, status.AppRunning, 3*time.Minute)
+	e.apply("examples/bookinfo/rollback.yaml")
+	e.waitPhase(e.ns, app, status.AppRunning, 3*time.Minute)
 	e.eventually(2*time.Minute, "reviews rolled back to v1 2/2", func() (bool, string) {
 		v := e.collect(clients)
 		c := v.Component("reviews")
@@ -114,7 +114,7 @@ func (e *env) statusClients() status.Clients {
 
 func (e *env) collect(c status.Clients) status.View {
 	e.t.Helper()
-	v, err := status.Collect(context.Background(), c, ns, app)
+	v, err := status.Collect(context.Background(), c, e.ns, app)
 	require.NoError(e.t, err)
 	return v
 }
@@ -165,7 +165,7 @@ func buildStatusBinary(t *testing.T, e *env) string {
 
 func runStatusBinary(t *testing.T, e *env, bin string) string {
 	t.Helper()
-	cmd := exec.Command(bin, "status", app, "-n", ns)
+	cmd := exec.Command(bin, "status", app, "-n", e.ns)
 	cmd.Env = e.c.Environ()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -177,7 +177,7 @@ func runStatusBinary(t *testing.T, e *env, bin string) string {
 // want, then interrupts it as Ctrl-C would and expects exit code 0.
 func (e *env) watchBinaryUntil(bin, want string) {
 	e.t.Helper()
-	cmd := exec.Command(bin, "status", app, "-n", ns, "--watch")
+	cmd := exec.Command(bin, "status", app, "-n", e.ns, "--watch")
 	cmd.Env = e.c.Environ()
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -220,7 +220,7 @@ func (e *env) watchViews(c status.Clients) *viewLog {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- status.Watch(ctx, c, ns, app, 0, func(v status.View, err error) {
+		done <- status.Watch(ctx, c, e.ns, app, 0, func(v status.View, err error) {
 			l.mu.Lock()
 			defer l.mu.Unlock()
 			if err != nil {

@@ -58,7 +58,7 @@ func (e *env) startTelemetry() *telemetry {
 // window must see this test's traffic only.
 func (tm *telemetry) waitQuiet(window time.Duration) {
 	tm.e.t.Helper()
-	q := fmt.Sprintf(`count_over_time(istio_requests_total{destination_app="reviews",instance!=%q}[%ds])`, tm.addr, int(window.Seconds()))
+	q := fmt.Sprintf(`count_over_time(istio_requests_total{destination_workload_namespace=%q,destination_app="reviews",instance!=%q}[%ds])`, tm.e.ns, tm.addr, int(window.Seconds()))
 	tm.e.eventually(window+30*time.Second, "no earlier test's telemetry in the analysis window", func() (bool, string) {
 		v, _, err := tm.query(q)
 		vec, _ := v.(model.Vector)
@@ -78,7 +78,7 @@ func (e *env) healthyTelemetry() *telemetry {
 
 // set makes reviews' version receive traffic from now on.
 func (tm *telemetry) set(version string, traffic istiometrics.Traffic) {
-	tm.exp.Set(istiometrics.Target{Namespace: ns, App: "reviews", Version: version}, traffic)
+	tm.exp.Set(istiometrics.Target{Namespace: tm.e.ns, App: "reviews", Version: version}, traffic)
 }
 
 func (tm *telemetry) query(q string) (model.Value, v1.Warnings, error) {

@@ -11,22 +11,22 @@ import (
 // TestTwoComponentsCanariedTogether: one step canaries every component with
 // a rollout trait, each with its own versions and weights.
 func TestTwoComponentsCanariedTogether(t *testing.T) {
-	e := newEnv(t)
-	e.deleteApp(ns, "shop")
-	e.run("hack/addon.sh", "up")
-	defer e.deleteApp(ns, "shop")
-	e.run("kubectl", "apply", "-f", "examples/two-components/first-deploy.yaml")
-	e.waitPhase(ns, "shop", "running", 3*time.Minute)
+	e := newEnv(t).isolated()
+	e.deleteApp(e.ns, "shop")
+	e.addonUp()
+	defer e.deleteApp(e.ns, "shop")
+	e.apply("examples/two-components/first-deploy.yaml")
+	e.waitPhase(e.ns, "shop", "running", 3*time.Minute)
 
 	watches := []*trafficWatch{e.watchTraffic("frontend"), e.watchTraffic("backend")}
-	e.run("kubectl", "apply", "-f", "examples/two-components/rollout.yaml")
-	e.waitPhase(ns, "shop", "workflowSuspending", 3*time.Minute)
+	e.apply("examples/two-components/rollout.yaml")
+	e.waitPhase(e.ns, "shop", "workflowSuspending", 3*time.Minute)
 	for _, c := range []string{"frontend", "backend"} {
 		e.expectSplit(c, map[string]int{"v1": 80, "v2": 20}, 1, 1)
 	}
 
-	e.run("vela", "workflow", "resume", "shop", "-n", ns)
-	e.waitPhase(ns, "shop", "running", 3*time.Minute)
+	e.run("vela", "workflow", "resume", "shop", "-n", e.ns)
+	e.waitPhase(e.ns, "shop", "running", 3*time.Minute)
 	for _, c := range []string{"frontend", "backend"} {
 		e.expectSplit(c, map[string]int{"v2": 100}, 0, 2)
 	}
@@ -42,9 +42,9 @@ func TestTwoComponentsCanariedTogether(t *testing.T) {
 func (e *env) expectSplit(component string, weights map[string]int, v1, v2 int32) {
 	e.t.Helper()
 	e.eventually(2*time.Minute, fmt.Sprintf("%s at %v with %d/%d instances", component, weights, v1, v2), func() (bool, string) {
-		_, ready1, exists1 := e.deployment(ns, component+"-v1")
-		_, ready2, _ := e.deployment(ns, component+"-v2")
-		w, _ := e.weights(ns, component)
+		_, ready1, exists1 := e.deployment(e.ns, component+"-v1")
+		_, ready2, _ := e.deployment(e.ns, component+"-v2")
+		w, _ := e.weights(e.ns, component)
 		ok := fmt.Sprint(w) == fmt.Sprint(weights) && ready2 == v2 && (ready1 == v1 && (v1 > 0 || !exists1))
 		return ok, fmt.Sprintf("weights %v, v1 ready %d (exists %v), v2 ready %d", w, ready1, exists1, ready2)
 	})

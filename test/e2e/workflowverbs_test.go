@@ -18,11 +18,11 @@ import (
 // TestWorkflowRollbackWithoutPublishVersion: vela writes the current spec
 // back, so nothing changes; the canary stays at 90/10, waiting.
 func TestWorkflowRollbackWithoutPublishVersion(t *testing.T) {
-	e := setupBookinfo(t)
+	e := isolatedBookinfo(t)
 	watch := e.watchTraffic("reviews")
 	e.rolloutFirstBatch()
 
-	out := e.run("vela", "workflow", "rollback", app, "-n", ns)
+	out := e.run("vela", "workflow", "rollback", app, "-n", e.ns)
 	require.Contains(t, out, "Successfully rollback workflow to the latest revision")
 	e.stillAt(map[string]int32{"reviews-v1": 1, "reviews-v2": 1}, "map[v1:90 v2:10]", "workflowSuspending")
 	require.Empty(t, watch.stop(), "traffic invariants")
@@ -33,18 +33,18 @@ func TestWorkflowRollbackWithoutPublishVersion(t *testing.T) {
 // on every release, vela puts back the last release that succeeded (the
 // first deploy): all instances and all the traffic on v1, v2 removed.
 func TestWorkflowRollbackWithPublishVersion(t *testing.T) {
-	e := setupBookinfoWith(t, publishVersion("1"))
+	e := isolatedBookinfoWith(t, publishVersion("1"))
 
 	watch := e.watchTraffic("reviews")
-	e.applyExampleIn(ns, "rollout-v2.yaml", publishVersion("2"))
-	e.waitPhase(ns, app, "workflowSuspending", 3*time.Minute)
-	e.waitVersions(ns, map[string]int32{"reviews-v1": 1, "reviews-v2": 1}, "map[v1:90 v2:10]")
+	e.applyExampleIn(e.ns, "rollout-v2.yaml", publishVersion("2"))
+	e.waitPhase(e.ns, app, "workflowSuspending", 3*time.Minute)
+	e.waitVersions(e.ns, map[string]int32{"reviews-v1": 1, "reviews-v2": 1}, "map[v1:90 v2:10]")
 	e.statusNextMentions("vela workflow rollback book-info")
 
-	e.run("vela", "workflow", "rollback", app, "-n", ns)
-	e.waitPhase(ns, app, "running", 3*time.Minute)
-	e.waitVersions(ns, map[string]int32{"reviews-v1": 2}, "map[v1:100]")
-	require.Equal(t, []string{"v1"}, e.subsets(ns, "reviews"))
+	e.run("vela", "workflow", "rollback", app, "-n", e.ns)
+	e.waitPhase(e.ns, app, "running", 3*time.Minute)
+	e.waitVersions(e.ns, map[string]int32{"reviews-v1": 2}, "map[v1:100]")
+	require.Equal(t, []string{"v1"}, e.subsets(e.ns, "reviews"))
 	require.Empty(t, watch.stop(), "traffic invariants")
 }
 
@@ -52,41 +52,41 @@ func TestWorkflowRollbackWithPublishVersion(t *testing.T) {
 // (90/10, both versions ready); restart runs the workflow again from its
 // first step, which finds the first batch done and waits for approval again.
 func TestWorkflowTerminateThenRestart(t *testing.T) {
-	e := setupBookinfo(t)
+	e := isolatedBookinfo(t)
 	watch := e.watchTraffic("reviews")
 	e.rolloutFirstBatch()
 
-	e.run("vela", "workflow", "terminate", app, "-n", ns)
+	e.run("vela", "workflow", "terminate", app, "-n", e.ns)
 	e.stillAt(map[string]int32{"reviews-v1": 1, "reviews-v2": 1}, "map[v1:90 v2:10]", "workflowTerminated")
 	e.statusNextMentions("vela workflow restart book-info", "canary-rollback")
 
-	e.run("vela", "workflow", "restart", app, "-n", ns)
-	e.waitPhase(ns, app, "workflowSuspending", 3*time.Minute)
+	e.run("vela", "workflow", "restart", app, "-n", e.ns)
+	e.waitPhase(e.ns, app, "workflowSuspending", 3*time.Minute)
 	e.stillAt(map[string]int32{"reviews-v1": 1, "reviews-v2": 1}, "map[v1:90 v2:10]", "workflowSuspending")
 
-	e.run("vela", "workflow", "resume", app, "-n", ns)
-	e.waitPhase(ns, app, "running", 3*time.Minute)
-	e.waitVersions(ns, map[string]int32{"reviews-v2": 2}, "map[v2:100]")
+	e.run("vela", "workflow", "resume", app, "-n", e.ns)
+	e.waitPhase(e.ns, app, "running", 3*time.Minute)
+	e.waitVersions(e.ns, map[string]int32{"reviews-v2": 2}, "map[v2:100]")
 	require.Empty(t, watch.stop(), "traffic invariants")
 }
 
 // TestWorkflowRestartAndSuspendWhileSuspended: restart while suspended runs
 // the workflow again to the same approval; suspend changes nothing.
 func TestWorkflowRestartAndSuspendWhileSuspended(t *testing.T) {
-	e := setupBookinfo(t)
+	e := isolatedBookinfo(t)
 	watch := e.watchTraffic("reviews")
 	e.rolloutFirstBatch()
 
-	e.run("vela", "workflow", "suspend", app, "-n", ns)
+	e.run("vela", "workflow", "suspend", app, "-n", e.ns)
 	e.stillAt(map[string]int32{"reviews-v1": 1, "reviews-v2": 1}, "map[v1:90 v2:10]", "workflowSuspending")
 
-	e.run("vela", "workflow", "restart", app, "-n", ns)
-	e.waitPhase(ns, app, "workflowSuspending", 3*time.Minute)
+	e.run("vela", "workflow", "restart", app, "-n", e.ns)
+	e.waitPhase(e.ns, app, "workflowSuspending", 3*time.Minute)
 	e.stillAt(map[string]int32{"reviews-v1": 1, "reviews-v2": 1}, "map[v1:90 v2:10]", "workflowSuspending")
 
-	e.run("kubectl", "apply", "-f", "examples/bookinfo/rollback.yaml")
-	e.waitPhase(ns, app, "running", 3*time.Minute)
-	e.waitVersions(ns, map[string]int32{"reviews-v1": 2}, "map[v1:100]")
+	e.apply("examples/bookinfo/rollback.yaml")
+	e.waitPhase(e.ns, app, "running", 3*time.Minute)
+	e.waitVersions(e.ns, map[string]int32{"reviews-v1": 2}, "map[v1:100]")
 	require.Empty(t, watch.stop(), "traffic invariants")
 }
 
@@ -103,17 +103,17 @@ func publishVersion(v string) func(map[string]any) {
 // or the provider move anything either.
 func (e *env) stillAt(ready map[string]int32, weights, phase string) {
 	e.t.Helper()
-	e.waitVersions(ns, ready, weights)
-	e.waitPhase(ns, app, phase, 3*time.Minute)
+	e.waitVersions(e.ns, ready, weights)
+	e.waitPhase(e.ns, app, phase, 3*time.Minute)
 	// Force reconciles and check the state after each one.
 	for i := 0; i < 3; i++ {
-		e.forceReconcile(ns, app)
-		got := e.readyByDeployment(ns, "reviews")
-		w, err := e.weights(ns, "reviews")
+		e.forceReconcile(e.ns, app)
+		got := e.readyByDeployment(e.ns, "reviews")
+		w, err := e.weights(e.ns, "reviews")
 		require.NoError(e.t, err)
 		require.Equal(e.t, fmt.Sprint(ready), fmt.Sprint(got), "Deployments of reviews after reconcile %d", i+1)
 		require.Equal(e.t, weights, fmt.Sprint(w), "weights after reconcile %d", i+1)
-		p, seen := e.appPhase(ns, app)
+		p, seen := e.appPhase(e.ns, app)
 		require.Equal(e.t, phase, p, seen)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/istio-canary/istio-canary/test/prometheus"
 )
 
 func TestParseStartTimeCountsFieldsAfterTheName(t *testing.T) {
@@ -77,4 +79,23 @@ func TestFreePortsAreDistinct(t *testing.T) {
 		require.False(t, seen[p], "port %d handed out twice", p)
 		seen[p] = true
 	}
+}
+
+func TestPrometheusTargetsAreAddedAndRemovedOneByOne(t *testing.T) {
+	dir := t.TempDir()
+	l := layout{dir: dir}
+	require.NoError(t, os.MkdirAll(l.prometheusDir(), 0o700))
+	c := &Cluster{Dir: dir}
+	removeA, err := c.AddPrometheusTarget("127.0.0.1:1001")
+	require.NoError(t, err)
+	removeB, err := c.AddPrometheusTarget("127.0.0.1:1002")
+	require.NoError(t, err)
+	got, err := prometheus.ReadTargets(l.prometheusTargets())
+	require.NoError(t, err)
+	require.Equal(t, []string{"127.0.0.1:1001", "127.0.0.1:1002"}, got, "a second test's target does not replace the first's")
+	require.NoError(t, removeA())
+	got, err = prometheus.ReadTargets(l.prometheusTargets())
+	require.NoError(t, err)
+	require.Equal(t, []string{"127.0.0.1:1002"}, got)
+	require.NoError(t, removeB())
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"syscall"
 	"time"
 
 	"github.com/istio-canary/istio-canary/test/prometheus"
@@ -15,7 +17,7 @@ import (
 // telemetry has one: the canary-analysis steps query it (hack/addon.sh
 // makes it the provider's default). It scrapes what the targets file lists,
 // so a test adds the exporter of its fake telemetry with
-// SetPrometheusTargets while it runs.
+// AddPrometheusTarget while it runs.
 
 func (l layout) prometheusDir() string     { return filepath.Join(l.dir, "prometheus") }
 func (l layout) prometheusTargets() string { return filepath.Join(l.prometheusDir(), "targets.json") }
@@ -63,8 +65,37 @@ func waitPrometheus(ctx context.Context, p Ports, proc Process) error {
 // PrometheusAddress is the base URL of the cluster's Prometheus.
 func (c *Cluster) PrometheusAddress() string { return prometheusAddress(c.Ports) }
 
-// SetPrometheusTargets replaces what the cluster's Prometheus scrapes
-// (host:port, at /metrics). It applies new targets within about 6 s.
-func (c *Cluster) SetPrometheusTargets(targets ...string) error {
-	return prometheus.WriteTargets(layout{dir: c.Dir}.prometheusTargets(), targets...)
+// AddPrometheusTarget has the cluster's Prometheus scrape target too
+// (host:port, at /metrics), within about 6 s, until remove is called. Tests
+// that run in parallel each add their own: the targets file is read and
+// written under a lock.
+func (c *Cluster) AddPrometheusTarget(target string) (remove func() error, err error) {
+	file := layout{dir: c.Dir}.prometheusTargets()
+	if err := editTargets(file, func(ts []string) []string { return append(ts, target) }); err != nil {
+		return nil, err
+	}
+	return func() error {
+		return editTargets(file, func(ts []string) []string {
+			return slices.DeleteFunc(ts, func(t string) bool { return t == target })
+		})
+	}, nil
+}
+
+// editTargets changes the targets file under an exclusive lock of a file
+// beside it (flock: also between processes, such as two test packages).
+func editTargets(file string, edit func([]string) []string) error {
+	lock, err := os.OpenFile(file+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("lock the scrape targets: %w", err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("lock the scrape targets: %w", err)
+	}
+	defer func() { _ = syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) }()
+	targets, err := prometheus.ReadTargets(file)
+	if err != nil {
+		return err
+	}
+	return prometheus.WriteTargets(file, edit(targets)...)
 }

@@ -39,8 +39,9 @@ func (e *env) startTelemetry() *telemetry {
 	addr, err := exp.Start()
 	require.NoError(e.t, err)
 	e.t.Cleanup(exp.Stop)
-	require.NoError(e.t, e.c.SetPrometheusTargets(addr))
-	e.t.Cleanup(func() { _ = e.c.SetPrometheusTargets() })
+	remove, err := e.c.AddPrometheusTarget(addr)
+	require.NoError(e.t, err)
+	e.t.Cleanup(func() { _ = remove() })
 	client, err := api.NewClient(api.Config{Address: e.c.PrometheusAddress()})
 	require.NoError(e.t, err)
 	tm := &telemetry{e: e, exp: exp, addr: addr, prom: v1.NewAPI(client)}

@@ -33,7 +33,12 @@ func TestWorkflowRollbackWithoutPublishVersion(t *testing.T) {
 // on every release, vela puts back the last release that succeeded (the
 // first deploy): all instances and all the traffic on v1, v2 removed.
 func TestWorkflowRollbackWithPublishVersion(t *testing.T) {
-	e := isolatedBookinfoWith(t, publishVersion("1"))
+	// Not in parallel: vela's rollback freezes the Application, rewrites its
+	// spec, status and ResourceTracker, and unfreezes it, each write retried
+	// a few times on conflicts with vela-core; under the load of parallel
+	// tests a write can run out of retries and leave the Application
+	// frozen (vela-core then ignores it).
+	e := newEnv(t).setupBookinfo(publishVersion("1"))
 
 	watch := e.watchTraffic("reviews")
 	e.applyExampleIn(e.ns, "rollout-v2.yaml", publishVersion("2"))

@@ -215,6 +215,28 @@ func (s *Server) SetTargets(targets ...string) error {
 	return WriteTargets(s.targetsFile, targets...)
 }
 
+// ReadTargets reads the targets file of ConfigFor; a missing file lists none.
+func ReadTargets(file string) ([]string, error) {
+	raw, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the scrape targets: %w", err)
+	}
+	var groups []struct {
+		Targets []string `json:"targets"`
+	}
+	if err := json.Unmarshal(raw, &groups); err != nil {
+		return nil, fmt.Errorf("read the scrape targets %s: %w", file, err)
+	}
+	var out []string
+	for _, g := range groups {
+		out = append(out, g.Targets...)
+	}
+	return out, nil
+}
+
 // WriteTargets writes the targets file of ConfigFor.
 func WriteTargets(file string, targets ...string) error {
 	groups := []map[string]any{{"targets": append([]string{}, targets...), "labels": map[string]string{}}}

@@ -89,7 +89,7 @@ bench-analysis: prometheus ## Time from a failing canary's first bad sample in P
 
 .PHONY: mesh-probe
 mesh-probe: ## A component's traffic split measured on Istio's own xDS and a gRPC client, as JSON (COMPONENT=, APP=, NAMESPACE=default, REQUESTS=1000, HEADERS='x-canary=true').
-	hack/meshprobe.sh -component '$(COMPONENT)' -app '$(APP)' -namespace '$(or $(NAMESPACE),default)' -requests '$(or $(REQUESTS),1000)' $(foreach h,$(HEADERS),-header '$(h)')
+	@hack/meshprobe.sh -component '$(COMPONENT)' -app '$(APP)' -namespace '$(or $(NAMESPACE),default)' -requests '$(or $(REQUESTS),1000)' $(foreach h,$(HEADERS),-header '$(h)')
 
 .PHONY: lint
 lint: ## gofmt, go vet and golangci-lint (pinned in hack/lint.sh, installed into the cache on first use).

@@ -1,0 +1,116 @@
+package canary
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/klog/v2/ktesting"
+
+	"github.com/istio-canary/istio-canary/providers/analysis"
+	"github.com/istio-canary/istio-canary/providers/analysisrun"
+	"github.com/istio-canary/istio-canary/providers/workflowrun"
+)
+
+// healthyProm answers every query with one series of 100.
+type healthyProm struct{ v1.API }
+
+func (healthyProm) Query(_ context.Context, _ string, ts time.Time, _ ...v1.Option) (model.Value, v1.Warnings, v1.Infos, error) {
+	return model.Vector{{Value: 100, Timestamp: model.TimeFromUnixNano(ts.UnixNano())}}, nil, nil, nil
+}
+
+// runOf answers the Application's run, and records what is done to it.
+type runOf struct{ run workflowrun.Run }
+
+func (r *runOf) Get(context.Context, string, string) (*workflowrun.Run, error) {
+	x := r.run
+	return &x, nil
+}
+
+func (r *runOf) Abort(_ context.Context, _, _, reason string) (*workflowrun.Run, error) {
+	r.run.AbortRequested, r.run.AbortReason = true, reason
+	x := r.run
+	return &x, nil
+}
+
+func (r *runOf) Notify(context.Context, string, string, string) error { return nil }
+
+func analyzeStep(t testing.TB) *AnalyzeParams {
+	min := 99.0
+	return &AnalyzeParams{
+		Token: "secret", Namespace: testNS, App: testApp, Step: "analysis-10", Session: "analysis-10-x1",
+		Analysis: analysis.Spec{
+			Prometheus: analysis.Prometheus{Address: "http://127.0.0.1:9090"},
+			Limits:     analysis.Limits{Interval: analysis.Duration(30 * time.Second), Count: 2},
+			Metrics:    []analysis.MetricSpec{{Name: "success-rate", Template: "request-success-rate", ThresholdRange: &analysis.ThresholdRange{Min: &min}}},
+		},
+		Targets: []AnalysisTarget{{Component: testComp, Workload: rendered(t), Rollout: RolloutSpec{TargetSize: 2, RolloutBatches: []Batch{{1}, {1}}, Version: "v2"}, Traffic: &TrafficSpec{Port: testPort}}},
+	}
+}
+
+func withAnalysis(f fixture, runs *runOf) fixture {
+	f.Analysis = &Analysis{
+		Engine: &analysisrun.Engine{Kube: f.kube, Runs: runs, NewAPI: func(string) (v1.API, error) { return healthyProm{}, nil }},
+		Runs:   runs,
+	}
+	return f
+}
+
+// A write of the analysis state that conflicts (the loop, or another
+// replica, wrote first) is answered from what was kept, not with a retry.
+func TestAnalyzeAnswersFromTheKeptStateAfterAConflict(t *testing.T) {
+	runs := &runOf{run: workflowrun.Run{Namespace: testNS, App: testApp, UID: "u1", ID: "book-info-v2@2026-11-29T21:00:00Z"}}
+	f := withAnalysis(newFixture(t, deployment("v1", 1, 1), deployment("v2", 1, 1), virtualService(r("v1", 90), r("v2", 10)), destinationRule("v1", "v2")), runs)
+	_, ctx := ktesting.NewTestContext(t)
+	res, err := f.Analyze(ctx, analyzeStep(t))
+	require.NoError(t, err)
+	assert.Equal(t, "Running", res.Phase, res.Message)
+
+	conflicts := 0
+	f.kube.PrependReactor("update", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if conflicts == 0 {
+			conflicts++
+			return true, nil, apierrors.NewConflict(schema.GroupResource{Resource: "configmaps"}, "book-info-canary-analysis", nil)
+		}
+		return false, nil, nil
+	})
+	f.Analysis.Engine.Now = func() time.Time { return time.Now().Add(31 * time.Second) }
+	res, err = f.Analyze(ctx, analyzeStep(t))
+	require.NoError(t, err, "a passing conflict is not the step's problem")
+	assert.Equal(t, 1, conflicts)
+	assert.Equal(t, "Running", res.Phase, "the kept analysis, one measurement in")
+}
+
+// An aborted run makes the analysis step roll back, saying who aborted it.
+func TestAnalyzeInAnAbortedRunRollsBack(t *testing.T) {
+	runs := &runOf{run: workflowrun.Run{Namespace: testNS, App: testApp, UID: "u1", ID: "book-info-v2@2026-11-29T21:00:00Z",
+		AbortRequested: true, AbortReason: "aborted by alice"}}
+	f := withAnalysis(newFixture(t, deployment("v1", 1, 1), deployment("v2", 1, 1)), runs)
+	_, ctx := ktesting.NewTestContext(t)
+	res, err := f.Analyze(ctx, analyzeStep(t))
+	require.NoError(t, err)
+	assert.True(t, res.Rollback)
+	assert.Equal(t, "aborted: aborted by alice", res.Message)
+}
+
+// Bad properties are named and nothing is read or written.
+func TestAnalyzeRejectsBadPropertiesBeforeReadingAnything(t *testing.T) {
+	runs := &runOf{run: workflowrun.Run{Namespace: testNS, App: testApp, UID: "u1", ID: "r@t"}}
+	f := withAnalysis(newFixture(t, deployment("v1", 1, 1)), runs)
+	in := analyzeStep(t)
+	in.Analysis.Metrics[0].Template = "request-succes-rate"
+	_, ctx := ktesting.NewTestContext(t)
+	_, err := f.Analyze(ctx, in)
+	require.Error(t, err)
+	assert.True(t, IsInputError(err))
+	assert.Contains(t, err.Error(), "metrics[0].template")
+	assert.Empty(t, f.actions(), "nothing read or written")
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/istio-canary/istio-canary/internal/contract"
 	"github.com/istio-canary/istio-canary/providers/analysis"
 	"github.com/istio-canary/istio-canary/providers/workflowrun"
+	"github.com/istio-canary/istio-canary/providers/workflowrun/workflowruntest"
 )
 
 // fakeProm answers every query with the next of its values (the last one
@@ -48,39 +49,11 @@ func (f *fakeProm) Query(_ context.Context, q string, ts time.Time, _ ...v1.Opti
 	return model.Vector{{Value: model.SampleValue(x), Timestamp: model.TimeFromUnixNano(ts.UnixNano())}}, nil, nil, nil
 }
 
-// fakeRuns records what the engine does to the Application's run.
-type fakeRuns struct {
-	run     workflowrun.Run
-	aborts  []string
-	notes   []string
-	abortEr error
-}
-
-func (f *fakeRuns) Get(context.Context, string, string) (*workflowrun.Run, error) {
-	r := f.run
-	return &r, nil
-}
-
-func (f *fakeRuns) Abort(_ context.Context, _, _, reason string) (*workflowrun.Run, error) {
-	if f.abortEr != nil {
-		return nil, f.abortEr
-	}
-	f.aborts = append(f.aborts, reason)
-	f.run.AbortRequested, f.run.AbortReason = true, reason
-	r := f.run
-	return &r, nil
-}
-
-func (f *fakeRuns) Notify(_ context.Context, _, _, note string) error {
-	f.notes = append(f.notes, note)
-	return nil
-}
-
 type rig struct {
 	engine *Engine
 	kube   *k8sfake.Clientset
 	prom   *fakeProm
-	runs   *fakeRuns
+	runs   *workflowruntest.Runs
 	now    time.Time
 }
 
@@ -89,7 +62,7 @@ func newRig(t *testing.T, values ...float64) *rig {
 	r := &rig{
 		kube: k8sfake.NewClientset(),
 		prom: &fakeProm{values: values},
-		runs: &fakeRuns{run: workflowrun.Run{Namespace: "default", App: "book-info", UID: "uid-1", ID: "book-info-v2@2026-11-29T21:00:00Z", Revision: "book-info-v2", Phase: "executing"}},
+		runs: &workflowruntest.Runs{Run: workflowrun.Run{Namespace: "default", App: "book-info", UID: "uid-1", ID: "book-info-v2@2026-11-29T21:00:00Z", Revision: "book-info-v2", Phase: "executing"}},
 		now:  time.Date(2026, 11, 29, 21, 0, 10, 0, time.UTC),
 	}
 	r.engine = &Engine{
@@ -114,7 +87,7 @@ func successRate(count int, background bool) Analysis {
 	}
 }
 
-func (r *rig) run() *workflowrun.Run { x := r.runs.run; return &x }
+func (r *rig) run() *workflowrun.Run { x := r.runs.Run; return &x }
 
 func (r *rig) state(t *testing.T) State {
 	t.Helper()
@@ -142,7 +115,7 @@ func TestStartMeasuresAtOnceAndKeepsTheStateOwnedByTheApplication(t *testing.T) 
 	assert.Equal(t, "uid-1", string(cm.OwnerReferences[0].UID))
 	assert.Equal(t, "true", cm.Labels[contract.LabelAnalysisState])
 	s := r.state(t)
-	assert.Equal(t, r.runs.run.ID, s.RunID)
+	assert.Equal(t, r.runs.Run.ID, s.RunID)
 	require.Len(t, s.Analyses, 1)
 	assert.Len(t, s.Analyses[0].Targets[0].Run.Metrics[0].Measurements, 1)
 
@@ -151,7 +124,7 @@ func TestStartMeasuresAtOnceAndKeepsTheStateOwnedByTheApplication(t *testing.T) 
 	require.NoError(t, err)
 	assert.Equal(t, analysis.PhaseRunning, a.Outcome.Phase)
 	assert.Len(t, r.prom.queries, 2, "a call before the next measurement is due queries nothing")
-	assert.Empty(t, r.runs.notes)
+	assert.Empty(t, r.runs.Notes)
 }
 
 func TestSuccessfulAnalysisWakesTheStep(t *testing.T) {
@@ -163,13 +136,13 @@ func TestSuccessfulAnalysisWakesTheStep(t *testing.T) {
 	a, err := r.engine.Evaluate(ctx, r.run(), "analysis-10-abc")
 	require.NoError(t, err)
 	assert.Equal(t, analysis.PhaseSuccessful, a.Outcome.Phase)
-	assert.Equal(t, []string{"analysis-10: Successful"}, r.runs.notes, "the verdict is noted on the Application once")
-	assert.Empty(t, r.runs.aborts)
+	assert.Equal(t, []string{"analysis-10: Successful"}, r.runs.Notes, "the verdict is noted on the Application once")
+	assert.Empty(t, r.runs.Aborts)
 	assert.True(t, r.state(t).Analyses[0].Acted)
 
 	_, err = r.engine.Evaluate(ctx, r.run(), "analysis-10-abc")
 	require.NoError(t, err)
-	assert.Len(t, r.runs.notes, 1, "a verdict acted on is not acted on again")
+	assert.Len(t, r.runs.Notes, 1, "a verdict acted on is not acted on again")
 	assert.Len(t, r.prom.queries, 3)
 }
 
@@ -182,26 +155,26 @@ func TestFailedAnalysisAbortsTheRunWithMetricValueAndBound(t *testing.T) {
 	a, err := r.engine.Evaluate(ctx, r.run(), "analysis-10-abc")
 	require.NoError(t, err)
 	require.Equal(t, analysis.PhaseFailed, a.Outcome.Phase)
-	require.Len(t, r.runs.aborts, 1)
+	require.Len(t, r.runs.Aborts, 1)
 	for _, want := range []string{"analysis-10", "reviews", "success-rate", "52.5", "99"} {
-		assert.Contains(t, r.runs.aborts[0], want)
+		assert.Contains(t, r.runs.Aborts[0], want)
 	}
-	assert.Empty(t, r.runs.notes, "a failure aborts; it needs no other note")
+	assert.Empty(t, r.runs.Notes, "a failure aborts; it needs no other note")
 }
 
 func TestAbortFailureIsRetriedOnTheNextEvaluation(t *testing.T) {
 	r := newRig(t, 100, 10)
-	r.runs.abortEr = errors.New("connection refused")
+	r.runs.AbortErr = errors.New("connection refused")
 	_, ctx := ktesting.NewTestContext(t)
 	_, err := r.engine.Start(ctx, r.run(), successRate(1, false))
 	require.Error(t, err)
 	assert.False(t, r.state(t).Analyses[0].Acted, "not acted on while the abort failed")
 
-	r.runs.abortEr = nil
+	r.runs.AbortErr = nil
 	a, err := r.engine.Evaluate(ctx, r.run(), "analysis-10-abc")
 	require.NoError(t, err)
 	assert.Equal(t, analysis.PhaseFailed, a.Outcome.Phase)
-	assert.Len(t, r.runs.aborts, 1)
+	assert.Len(t, r.runs.Aborts, 1)
 	assert.Len(t, r.prom.queries, 2, "a decided analysis measures no more")
 }
 
@@ -219,8 +192,8 @@ func TestPrometheusDownCountsErrorsThenFails(t *testing.T) {
 	a, err = r.engine.Evaluate(ctx, r.run(), spec.Session)
 	require.NoError(t, err)
 	assert.Equal(t, analysis.PhaseFailed, a.Outcome.Phase)
-	require.Len(t, r.runs.aborts, 1)
-	assert.Contains(t, r.runs.aborts[0], "connection refused")
+	require.Len(t, r.runs.Aborts, 1)
+	assert.Contains(t, r.runs.Aborts[0], "connection refused")
 }
 
 func TestANewRunStartsAfresh(t *testing.T) {
@@ -228,7 +201,7 @@ func TestANewRunStartsAfresh(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
 	_, err := r.engine.Start(ctx, r.run(), successRate(2, false))
 	require.NoError(t, err)
-	r.runs.run.ID = "book-info-v3@2026-11-29T22:00:00Z"
+	r.runs.Run.ID = "book-info-v3@2026-11-29T22:00:00Z"
 	_, err = r.engine.Start(ctx, r.run(), successRate(2, false))
 	require.NoError(t, err)
 	s := r.state(t)
@@ -267,7 +240,7 @@ func TestTendMeasuresDueAnalysesOfTheCurrentRunOnly(t *testing.T) {
 	assert.Len(t, r.prom.queries, started+1, "due: measured by the loop")
 
 	r.now = r.now.Add(10 * time.Second)
-	r.runs.run.Finished = true
+	r.runs.Run.Finished = true
 	require.NoError(t, r.engine.tend(ctx, "default", "book-info", r.state(t)))
 	assert.Len(t, r.prom.queries, started+1, "a finished run is not measured")
 }
@@ -294,7 +267,7 @@ func TestAQueryPrometheusCannotRunIsBadInputAndKeepsNothing(t *testing.T) {
 	assert.Contains(t, err.Error(), "metrics[0].template: Prometheus cannot run it")
 	_, err = r.kube.CoreV1().ConfigMaps("default").Get(ctx, "book-info-canary-analysis", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "nothing is kept: %v", err)
-	assert.Empty(t, r.runs.aborts)
+	assert.Empty(t, r.runs.Aborts)
 }
 
 func TestNoWakeLeavesAForegroundVerdictToTheStep(t *testing.T) {
@@ -304,6 +277,6 @@ func TestNoWakeLeavesAForegroundVerdictToTheStep(t *testing.T) {
 	a, err := r.engine.Start(ctx, r.run(), successRate(1, false))
 	require.NoError(t, err)
 	assert.Equal(t, analysis.PhaseFailed, a.Outcome.Phase, "the step learns the verdict when it asks")
-	assert.Empty(t, r.runs.aborts)
-	assert.Empty(t, r.runs.notes)
+	assert.Empty(t, r.runs.Aborts)
+	assert.Empty(t, r.runs.Notes)
 }

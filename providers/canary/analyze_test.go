@@ -18,6 +18,7 @@ import (
 	"github.com/istio-canary/istio-canary/providers/analysis"
 	"github.com/istio-canary/istio-canary/providers/analysisrun"
 	"github.com/istio-canary/istio-canary/providers/workflowrun"
+	"github.com/istio-canary/istio-canary/providers/workflowrun/workflowruntest"
 )
 
 // healthyProm answers every query with one series of 100.
@@ -26,22 +27,6 @@ type healthyProm struct{ v1.API }
 func (healthyProm) Query(_ context.Context, _ string, ts time.Time, _ ...v1.Option) (model.Value, v1.Warnings, v1.Infos, error) {
 	return model.Vector{{Value: 100, Timestamp: model.TimeFromUnixNano(ts.UnixNano())}}, nil, nil, nil
 }
-
-// runOf answers the Application's run, and records what is done to it.
-type runOf struct{ run workflowrun.Run }
-
-func (r *runOf) Get(context.Context, string, string) (*workflowrun.Run, error) {
-	x := r.run
-	return &x, nil
-}
-
-func (r *runOf) Abort(_ context.Context, _, _, reason string) (*workflowrun.Run, error) {
-	r.run.AbortRequested, r.run.AbortReason = true, reason
-	x := r.run
-	return &x, nil
-}
-
-func (r *runOf) Notify(context.Context, string, string, string) error { return nil }
 
 func analyzeStep(t testing.TB) *AnalyzeParams {
 	min := 99.0
@@ -56,7 +41,7 @@ func analyzeStep(t testing.TB) *AnalyzeParams {
 	}
 }
 
-func withAnalysis(f fixture, runs *runOf) fixture {
+func withAnalysis(f fixture, runs *workflowruntest.Runs) fixture {
 	f.Analysis = &Analysis{
 		Engine: &analysisrun.Engine{Kube: f.kube, Runs: runs, NewAPI: func(string) (v1.API, error) { return healthyProm{}, nil }},
 		Runs:   runs,
@@ -67,7 +52,7 @@ func withAnalysis(f fixture, runs *runOf) fixture {
 // A write of the analysis state that conflicts (the loop, or another
 // replica, wrote first) is answered from what was kept, not with a retry.
 func TestAnalyzeAnswersFromTheKeptStateAfterAConflict(t *testing.T) {
-	runs := &runOf{run: workflowrun.Run{Namespace: testNS, App: testApp, UID: "u1", ID: "book-info-v2@2026-11-29T21:00:00Z"}}
+	runs := &workflowruntest.Runs{Run: workflowrun.Run{Namespace: testNS, App: testApp, UID: "u1", ID: "book-info-v2@2026-11-29T21:00:00Z"}}
 	f := withAnalysis(newFixture(t, deployment("v1", 1, 1), deployment("v2", 1, 1), virtualService(r("v1", 90), r("v2", 10)), destinationRule("v1", "v2")), runs)
 	_, ctx := ktesting.NewTestContext(t)
 	res, err := f.Analyze(ctx, analyzeStep(t))
@@ -91,7 +76,7 @@ func TestAnalyzeAnswersFromTheKeptStateAfterAConflict(t *testing.T) {
 
 // An aborted run makes the analysis step roll back, saying who aborted it.
 func TestAnalyzeInAnAbortedRunRollsBack(t *testing.T) {
-	runs := &runOf{run: workflowrun.Run{Namespace: testNS, App: testApp, UID: "u1", ID: "book-info-v2@2026-11-29T21:00:00Z",
+	runs := &workflowruntest.Runs{Run: workflowrun.Run{Namespace: testNS, App: testApp, UID: "u1", ID: "book-info-v2@2026-11-29T21:00:00Z",
 		AbortRequested: true, AbortReason: "aborted by alice"}}
 	f := withAnalysis(newFixture(t, deployment("v1", 1, 1), deployment("v2", 1, 1)), runs)
 	_, ctx := ktesting.NewTestContext(t)
@@ -103,7 +88,7 @@ func TestAnalyzeInAnAbortedRunRollsBack(t *testing.T) {
 
 // Bad properties are named and nothing is read or written.
 func TestAnalyzeRejectsBadPropertiesBeforeReadingAnything(t *testing.T) {
-	runs := &runOf{run: workflowrun.Run{Namespace: testNS, App: testApp, UID: "u1", ID: "r@t"}}
+	runs := &workflowruntest.Runs{Run: workflowrun.Run{Namespace: testNS, App: testApp, UID: "u1", ID: "r@t"}}
 	f := withAnalysis(newFixture(t, deployment("v1", 1, 1)), runs)
 	in := analyzeStep(t)
 	in.Analysis.Metrics[0].Template = "request-succes-rate"

@@ -14,6 +14,7 @@ import (
 	"github.com/istio-canary/istio-canary/providers/analysisrun"
 	"github.com/istio-canary/istio-canary/providers/canary"
 	"github.com/istio-canary/istio-canary/providers/workflowrun"
+	"github.com/istio-canary/istio-canary/providers/workflowrun/workflowruntest"
 )
 
 // stubProm answers every query with one series of value, counting them.
@@ -30,20 +31,6 @@ func (p *stubProm) Query(_ context.Context, _ string, ts time.Time, _ ...v1.Opti
 	p.queries++
 	return model.Vector{{Value: model.SampleValue(p.value), Timestamp: model.TimeFromUnixNano(ts.UnixNano())}}, nil, nil, nil
 }
-
-// oneRun is the Application's workflow run, as the provider reads it.
-type oneRun struct{ run workflowrun.Run }
-
-func (r *oneRun) Get(context.Context, string, string) (*workflowrun.Run, error) {
-	x := r.run
-	return &x, nil
-}
-func (r *oneRun) Abort(_ context.Context, _, _, reason string) (*workflowrun.Run, error) {
-	r.run.AbortRequested, r.run.AbortReason = true, reason
-	x := r.run
-	return &x, nil
-}
-func (r *oneRun) Notify(context.Context, string, string, string) error { return nil }
 
 // TestAnalysisStepWithTheRealProvider runs canary-analysis with its analyze,
 // plan and scale calls sent to the real provider (the server over fake
@@ -77,7 +64,7 @@ func TestAnalysisStepWithTheRealProvider(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := loadStepCase(t, "testdata/canary-analysis/failed-rolling-back.yaml")
 			prom := &stubProm{value: tc.value}
-			runs := &oneRun{run: workflowrun.Run{Namespace: "default", App: "book-info", UID: "u1", ID: "book-info-v2@2026-11-29T21:00:00Z", Phase: "executing"}}
+			runs := &workflowruntest.Runs{Run: workflowrun.Run{Namespace: "default", App: "book-info", UID: "u1", ID: "book-info-v2@2026-11-29T21:00:00Z", Phase: "executing"}}
 			endpoint := realProviderWith(t, s.live, func(c canary.Clients) *canary.Analysis {
 				return &canary.Analysis{
 					Engine: &analysisrun.Engine{Kube: c.Kube, Runs: runs, NewAPI: func(string) (v1.API, error) { return prom, nil }},
@@ -103,7 +90,7 @@ func TestAnalysisStepWithTheRealProvider(t *testing.T) {
 			if tc.rollsBack {
 				assert.Contains(t, calls, "plan.reviews istio-canary/plan")
 				assert.Contains(t, calls, "route.reviews kube/apply", "traffic goes back to the stable version")
-				assert.True(t, runs.run.AbortRequested, "the failed analysis aborted the run")
+				assert.True(t, runs.Run.AbortRequested, "the failed analysis aborted the run")
 			} else {
 				assert.NotContains(t, calls, "plan.reviews istio-canary/plan", "nothing is planned unless the analysis failed")
 			}

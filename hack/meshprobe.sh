@@ -5,13 +5,14 @@
 #
 #   hack/meshprobe.sh -component reviews [-app book-info] [-namespace default] [-requests 1000] [-header x-canary=true]
 #   hack/meshprobe.sh -component reviews -f objects.yaml     (offline)
+#   hack/meshprobe.sh -build                                  (build only; print the binary's path)
 #
 # The probe links Istio's control plane, whose module graph the main module
 # cannot take, so it is its own module, built here into the cache keyed by
 # the hash of its files and the Go version (as hack/build-tools.sh does for
-# the control plane's programs, but not by `make tools`: a cold build takes
-# minutes that CI would spend for nothing). Reads the cluster of
-# $KUBECONFIG, else of .cluster/env.
+# the control plane's programs; `make meshprobe` runs the build alone, as
+# `make test-e2e` does first). Reads the cluster of $KUBECONFIG, else of
+# .cluster/env.
 #
 # ISTIO_CANARY_CACHE overrides the cache root (default: $XDG_CACHE_HOME or
 # ~/.cache, then istio-canary).
@@ -38,6 +39,10 @@ if [[ ! -x "$dest/meshprobe" ]]; then
 	wait "$pid"
 	mv "$dest/.meshprobe.tmp" "$dest/meshprobe"
 	echo "built meshprobe in $((SECONDS - start))s" >&2
+fi
+if [[ "${1:-}" == "-build" ]]; then
+	echo "$dest/meshprobe"
+	exit 0
 fi
 
 if [[ -z "${KUBECONFIG:-}" && -f "$ROOT/.cluster/env" ]]; then

@@ -33,6 +33,7 @@ func TestAnalysisPromotesAHealthyCanary(t *testing.T) {
 	e.apply("examples/analysis/rollout-analysed.yaml")
 	e.waitPhase(e.ns, app, "running", 4*time.Minute)
 	e.waitVersions(e.ns, map[string]int32{"reviews-v2": 2}, "map[v2:100]")
+	e.checkMesh("reviews", map[string]int{"v2": 100})
 	require.Empty(t, watch.stop(), "traffic invariants")
 	require.Equal(t, []string{"map[v1:100]", "map[v1:90 v2:10]", "map[v1:50 v2:50]", "map[v2:100]"}, seen.stop(),
 		"the weights the rollout went through")
@@ -89,6 +90,7 @@ func TestAnalysisRollsBackAFailingCanary(t *testing.T) {
 
 	e.waitPhase(e.ns, app, "workflowFailed", 4*time.Minute)
 	e.waitVersions(e.ns, map[string]int32{"reviews-v1": 2, "reviews-v2": 0}, "map[v1:100]")
+	e.checkMesh("reviews", map[string]int{"v1": 100})
 	e.waitMessage("rolled back", "analysis-10", `metric "success-rate"`, "thresholdRange.min 99")
 
 	reaction := rolledBack().Sub(tm.firstErrorSample("v2"))
@@ -111,6 +113,7 @@ func TestAnalysisWithoutCanaryTrafficAsksAHuman(t *testing.T) {
 	e.waitStep("analysis-10", "suspending")
 	e.waitPhase(e.ns, app, "workflowSuspending", time.Minute)
 	e.waitVersions(e.ns, map[string]int32{"reviews-v1": 1, "reviews-v2": 1}, "map[v1:90 v2:10]")
+	e.checkMesh("reviews", map[string]int{"v1": 90, "v2": 10})
 	a := e.analysisOf("analysis-10")
 	require.Equal(t, "Inconclusive", string(a.Outcome.Phase))
 	require.Contains(t, a.Outcome.Message, "inconclusive")
@@ -119,6 +122,7 @@ func TestAnalysisWithoutCanaryTrafficAsksAHuman(t *testing.T) {
 	require.Contains(t, out, "abort")
 	e.waitPhase(e.ns, app, "workflowFailed", 2*time.Minute)
 	e.waitVersions(e.ns, map[string]int32{"reviews-v1": 2, "reviews-v2": 0}, "map[v1:100]")
+	e.checkMesh("reviews", map[string]int{"v1": 100})
 	e.waitMessage("rolled back", "aborted")
 }
 
@@ -132,10 +136,12 @@ func TestBackgroundAnalysisRollsBackDuringApproval(t *testing.T) {
 	e.apply("examples/analysis/rollout-paused.yaml")
 	e.waitStep("manual-approval", "suspending")
 	e.waitVersions(e.ns, map[string]int32{"reviews-v1": 1, "reviews-v2": 1}, "map[v1:90 v2:10]")
+	e.checkMesh("reviews", map[string]int{"v1": 90, "v2": 10})
 	tm.set("v2", failing)
 
 	e.waitPhase(e.ns, app, "workflowFailed", 2*time.Minute)
 	e.waitVersions(e.ns, map[string]int32{"reviews-v1": 2, "reviews-v2": 0}, "map[v1:100]")
+	e.checkMesh("reviews", map[string]int{"v1": 100})
 	e.waitMessage("rolled back", "watch-success-rate", `metric "success-rate"`)
 }
 
@@ -148,6 +154,7 @@ func TestAbortDuringManualApproval(t *testing.T) {
 	require.Contains(t, out, "manual-approval")
 	e.waitPhase(e.ns, app, "workflowFailed", 2*time.Minute)
 	e.waitVersions(e.ns, map[string]int32{"reviews-v1": 2, "reviews-v2": 0}, "map[v1:100]")
+	e.checkMesh("reviews", map[string]int{"v1": 100})
 	e.waitMessage("rolled back", "red stars look wrong")
 
 	_, err := e.try("go", "run", "./cmd/istio-canary", "abort", app, "-n", e.ns)
@@ -171,6 +178,7 @@ func TestTimedPausesRunThrough(t *testing.T) {
 	})
 	e.waitPhase(e.ns, app, "running", 3*time.Minute)
 	e.waitVersions(e.ns, map[string]int32{"reviews-v2": 2}, "map[v2:100]")
+	e.checkMesh("reviews", map[string]int{"v2": 100})
 	bg := e.analysisOf("watch-success-rate")
 	require.NotEqual(t, "Failed", string(bg.Outcome.Phase), bg.Outcome.Message)
 	require.NotEmpty(t, bg.Targets[0].Run.Metrics[0].Measurements, "the background analysis measured during the pauses")
@@ -189,6 +197,7 @@ func TestAnalysisPrometheusDownRollsBack(t *testing.T) {
 	e.applyApp(a)
 	e.waitPhase(e.ns, app, "workflowFailed", 2*time.Minute)
 	e.waitVersions(e.ns, map[string]int32{"reviews-v1": 2, "reviews-v2": 0}, "map[v1:100]")
+	e.checkMesh("reviews", map[string]int{"v1": 100})
 	e.waitMessage("rolled back", "could not be measured 3 times in a row", "connection refused")
 }
 

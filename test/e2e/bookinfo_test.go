@@ -39,6 +39,8 @@ func TestBookinfoCanaryThenResume(t *testing.T) {
 	require.Equal(t, []string{"v2"}, e.subsets(e.ns, "reviews"))
 	require.Equal(t, others, e.generations(untouched), "the other components must not be touched")
 	require.Empty(t, watch.stop(), "traffic invariants")
+	e.checkMesh("reviews", map[string]int{"v2": 100})
+	e.checkGateway("productpage")
 	e.checkStateKeep(map[string]int{"v2": 100})
 }
 
@@ -62,6 +64,7 @@ func TestBookinfoRollbackFromFirstBatch(t *testing.T) {
 	require.Equal(t, []string{"v1"}, e.subsets(e.ns, "reviews"))
 	require.Equal(t, others, e.generations(untouched), "the other components must not be touched")
 	require.Empty(t, watch.stop(), "traffic invariants")
+	e.checkMesh("reviews", map[string]int{"v1": 100})
 	e.checkStateKeep(map[string]int{"v1": 100})
 	_, _, v1 := e.deployment(e.ns, "reviews-v1")
 	require.True(t, v1, "reviews-v1 must survive the garbage collection after the rollback")
@@ -101,6 +104,7 @@ func (e *env) setupBookinfo(mutate func(map[string]any)) *env {
 		_, ready, _ := e.deployment(e.ns, c)
 		require.Equal(t, int32(1), ready, c)
 	}
+	e.checkMesh("reviews", map[string]int{"v1": 100})
 	return e
 }
 
@@ -119,6 +123,7 @@ func (e *env) rolloutFirstBatch() {
 	sub := e.subsets(e.ns, "reviews")
 	sort.Strings(sub)
 	require.Equal(e.t, []string{"v1", "v2"}, sub)
+	e.checkMesh("reviews", map[string]int{"v1": 90, "v2": 10})
 }
 
 // checkStateKeep forces a reconcile and a hand edit of the weights, and

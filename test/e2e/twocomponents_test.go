@@ -48,4 +48,5 @@ func (e *env) expectSplit(component string, weights map[string]int, v1, v2 int32
 		ok := fmt.Sprint(w) == fmt.Sprint(weights) && ready2 == v2 && (ready1 == v1 && (v1 > 0 || !exists1))
 		return ok, fmt.Sprintf("weights %v, v1 ready %d (exists %v), v2 ready %d", w, ready1, exists1, ready2)
 	})
+	e.checkMesh(component, weights)
 }

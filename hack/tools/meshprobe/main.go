@@ -64,6 +64,7 @@ func run(args []string, stdout io.Writer) error {
 	var files, headers stringList
 	var kubeconfig string
 	var verbose bool
+	var output string
 	fs := flag.NewFlagSet("meshprobe", flag.ContinueOnError)
 	fs.StringVar(&opts.Component, "component", "", "the component (its Service, VirtualService and DestinationRule are named after it)")
 	fs.StringVar(&opts.App, "app", "", "the Application the component belongs to (checked against the Service's app.oam.dev/name label)")
@@ -75,11 +76,15 @@ func run(args []string, stdout io.Writer) error {
 	fs.Var(&files, "f", "a YAML file of the objects to probe instead of a cluster's (repeatable)")
 	fs.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster to read (default: $KUBECONFIG, then ~/.kube/config)")
 	fs.BoolVar(&verbose, "v", false, "let Istio's and gRPC's info logs through to stderr")
+	fs.StringVar(&output, "o", "json", "json, or text: a few lines for people")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if opts.Component == "" {
 		return fmt.Errorf("-component is required")
+	}
+	if output != "json" && output != "text" {
+		return fmt.Errorf("-o %q: want json or text", output)
 	}
 	var err error
 	if opts.Headers, err = parseHeaders(headers); err != nil {
@@ -106,6 +111,10 @@ func run(args []string, stdout io.Writer) error {
 
 	result, err := Probe(ctx, opts, objs)
 	if err != nil {
+		return err
+	}
+	if output == "text" {
+		_, err = io.WriteString(stdout, result.Text())
 		return err
 	}
 	enc := json.NewEncoder(stdout)

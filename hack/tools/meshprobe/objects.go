@@ -118,7 +118,23 @@ func loadFiles(paths []string) ([]object, error) {
 		}
 		objs = append(objs, got...)
 	}
-	return objs, nil
+	return lastOfEach(objs), nil
+}
+
+// lastOfEach keeps, of the objects of one kind, namespace and name, the last
+// one, as applying the files in order would.
+func lastOfEach(objs []object) []object {
+	last := map[string]int{}
+	for i, o := range objs {
+		last[identity(o)] = i
+	}
+	var out []object
+	for i, o := range objs {
+		if last[identity(o)] == i {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 func decodeYAML(data []byte) ([]object, error) {

@@ -42,6 +42,10 @@ type Result struct {
 	Failed    int            `json:"failed"`
 	Port      Port           `json:"port"`
 	Analyzers []Message      `json:"analyzers"`
+	// Gateways are the routes to the component of the VirtualServices bound
+	// to Gateways, checked on the config Istio generates for the ingress
+	// gateway (no request goes through it).
+	Gateways []GatewayRoute `json:"gateways"`
 }
 
 // Probe measures the component's split over the objects of its namespace.
@@ -93,6 +97,9 @@ func Probe(ctx context.Context, opts Options, objs []object) (*Result, error) {
 		}
 		res.Istio = istioWeights(rc)
 		res.Port = portReport(ds, ns, fqdn, port)
+		if res.Gateways, err = gatewayRoutes(ds, objs, ns, component); err != nil {
+			return err
+		}
 
 		target := "xds:///" + net.JoinHostPort(string(fqdn), strconv.Itoa(int(port.Port)))
 		conn, err := dialMesh(ds.Listener.Addr().String(), ns, target, b.dial)

@@ -21,9 +21,15 @@ func TestMain(m *testing.M) {
 
 const requests = 1000
 
-func probeFiles(t *testing.T, headers map[string]string, routes string) *Result {
+// probeFiles probes reviews over testdata/reviews.yaml and the named files
+// of testdata, in that order.
+func probeFiles(t *testing.T, headers map[string]string, files ...string) *Result {
 	t.Helper()
-	objs, err := loadFiles([]string{"testdata/reviews.yaml", "testdata/" + routes})
+	paths := []string{"testdata/reviews.yaml"}
+	for _, f := range files {
+		paths = append(paths, "testdata/"+f)
+	}
+	objs, err := loadFiles(paths)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,23 +141,76 @@ func TestHeaderRoute(t *testing.T) {
 	}
 }
 
-// TestPortNamedPortN records how Istio treats the port name the addon's
-// Service gives (port-<n>, no protocol prefix): it detects the protocol per
-// connection, and an Envoy sidecar sends HTTP/1.1 and cleartext HTTP/2 (gRPC)
-// through the HTTP routes, so through the weights, and any other connection
-// through a plain TCP proxy to every pod of the Service.
-func TestPortNamedPortN(t *testing.T) {
-	res := probeFiles(t, nil, "route-90-10.yaml")
-	want := Port{
-		Name: "port-9080", Number: 9080, Protocol: "UnsupportedProtocol",
-		Sidecar:          []string{"http for http/1.1,h2c", "tcp to outbound|9080||reviews.default.svc.cluster.local otherwise"},
-		SidecarHTTPRoute: true,
+// TestPortProtocol records how Istio treats the addon's Service port
+// (appProtocol http) and the one KubeVela's expose trait renders (port-<n>,
+// no protocol). Declared, the port is HTTP: a sidecar's connections to the
+// Service go through the HTTP routes, so through the weights (the listener
+// on 0.0.0.0:<port> that every HTTP Service of the port shares passes other
+// connections through to their original destination). Undeclared, Istio detects
+// the protocol per connection: an Envoy sidecar sends HTTP/1.1 and cleartext
+// HTTP/2 through the HTTP routes and any other connection through a plain TCP
+// proxy to every pod of the Service, and the analyzers say IST0118.
+func TestPortProtocol(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		files   []string
+		want    Port
+		ist0118 bool
+	}{
+		{"declared", []string{"route-90-10.yaml"}, Port{
+			Name: "port-9080", Number: 9080, Protocol: "HTTP",
+			Sidecar:          []string{"http for http/1.1,h2c", "tcp to PassthroughCluster otherwise"},
+			SidecarHTTPRoute: true,
+		}, false},
+		{"sniffed", []string{"service-sniffed.yaml", "route-90-10.yaml"}, Port{
+			Name: "port-9080", Number: 9080, Protocol: "UnsupportedProtocol",
+			Sidecar:          []string{"http for http/1.1,h2c", "tcp to outbound|9080||reviews.default.svc.cluster.local otherwise"},
+			SidecarHTTPRoute: true,
+		}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res := probeFiles(t, nil, c.files...)
+			if !reflect.DeepEqual(res.Port, c.want) {
+				t.Errorf("port: got %+v, want %+v", res.Port, c.want)
+			}
+			if got := slices.Contains(codes(res.Analyzers), "IST0118"); got != c.ist0118 {
+				t.Errorf("analyzers said %v; IST0118 (port without protocol) among them: %v, want %v", codes(res.Analyzers), got, c.ist0118)
+			}
+		})
 	}
-	if !reflect.DeepEqual(res.Port, want) {
-		t.Errorf("port: got %+v, want %+v", res.Port, want)
+}
+
+// TestGatewayRoutes checks a gateway's routes to the component on the config
+// Istio generates for an ingress gateway: a route with two URI matches to
+// the subsets, 80/20, and a named one to the Service without a subset.
+func TestGatewayRoutes(t *testing.T) {
+	res := probeFiles(t, nil, "route-90-10.yaml", "gateway.yaml")
+	want := []GatewayRoute{
+		{VirtualService: "default/reviews-gateway", Gateway: "default/reviews-gateway", Route: "#0",
+			Declared: map[string]int{"v1": 80, "v2": 20}, Istio: map[string]int{"v1": 80, "v2": 20}},
+		{VirtualService: "default/reviews-gateway", Gateway: "default/reviews-gateway", Route: "rest",
+			Declared: map[string]int{noSubset: 100}, Istio: map[string]int{noSubset: 100}},
 	}
-	if !slices.Contains(codes(res.Analyzers), "IST0118") {
-		t.Errorf("analyzers said %v, want IST0118 (port name without protocol) among them", codes(res.Analyzers))
+	if !reflect.DeepEqual(res.Gateways, want) {
+		t.Errorf("gateways:\n got %+v\nwant %+v", res.Gateways, want)
+	}
+	// The mesh route is the VirtualService named after the component, not
+	// the gateway's.
+	assertWeights(t, "istio", res.Istio, map[string]int{"v1": 90, "v2": 10})
+}
+
+// TestText: the lines `-o text` prints for people.
+func TestText(t *testing.T) {
+	r := &Result{
+		Declared: map[string]int{"v1": 90, "v2": 10}, Istio: map[string]int{"v1": 90, "v2": 10},
+		Measured: map[string]int{"v1": 903, "v2": 96}, Failed: 1,
+		Analyzers: []Message{{Code: "IST0118", Level: "Info"}, {Code: "IST0101", Level: "Error", Resource: "VirtualService reviews.default", Message: "no subset v3"}},
+	}
+	want := "measured: 903 of 1,000 requests reached v1, 96 reached v2; 1 failed\n" +
+		"Istio's route: v1 90%, v2 10% (declared: v1 90%, v2 10%)\n" +
+		"Istio's analyzers:\n  Error IST0101 VirtualService reviews.default: no subset v3\n"
+	if got := r.Text(); got != want {
+		t.Errorf("text:\n%s\nwant:\n%s", got, want)
 	}
 }
 

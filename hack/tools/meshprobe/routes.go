@@ -54,14 +54,7 @@ func declared(objs []object, namespace, component string) (declaredRoute, error)
 			}
 			d := declaredRoute{weights: map[string]int{}}
 			for _, dst := range r.Route {
-				// A lone destination without a weight takes all the traffic.
-				w := 100
-				if dst.Weight != nil {
-					w = *dst.Weight
-				} else if len(r.Route) > 1 {
-					w = 0
-				}
-				d.weights[dst.Destination.Subset] += w
+				d.weights[dst.Destination.Subset] += weightOf(dst.Weight, len(r.Route))
 				if dst.Destination.Port.Number != 0 {
 					d.port = dst.Destination.Port.Number
 				}
@@ -106,23 +99,14 @@ func istioRoute(ds *xds.FakeDiscoveryServer, namespace string, fqdn host.Name, p
 // istioWeights are the weights per subset of the route named canary-traffic
 // in a generated RouteConfiguration; empty when it has no such route.
 func istioWeights(rc *routev3.RouteConfiguration) map[string]int {
-	weights := map[string]int{}
 	for _, vh := range rc.GetVirtualHosts() {
 		for _, r := range vh.GetRoutes() {
-			if r.GetName() != routeName {
-				continue
+			if r.GetName() == routeName {
+				return routeWeights(r, subsetOf)
 			}
-			action := r.GetRoute()
-			if c := action.GetCluster(); c != "" {
-				weights[subsetOf(c)] += 100
-			}
-			for _, wc := range action.GetWeightedClusters().GetClusters() {
-				weights[subsetOf(wc.GetName())] += int(wc.GetWeight().GetValue())
-			}
-			return weights
 		}
 	}
-	return weights
+	return map[string]int{}
 }
 
 func subsetOf(cluster string) string {

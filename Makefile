@@ -99,5 +99,9 @@ mesh-probe: ## A component's traffic split measured on Istio's own xDS and a gRP
 lint: ## gofmt, go vet and golangci-lint (pinned in hack/lint.sh, installed into the cache on first use).
 	hack/lint.sh
 
+.PHONY: test-meshprobe
+test-meshprobe: meshprobe ## The mesh probe's own tests (its module; built with the probe's flags so that they reuse its build).
+	cd hack/tools/meshprobe && $(GO) test -trimpath -vet=off -count=1 ./...
+
 .PHONY: test
-test: test-unit lint def-check test-e2e ## Run the unit tests, the linters, the definition checks and the end-to-end tests.
+test: test-unit test-meshprobe lint def-check test-e2e ## Run the unit tests (the mesh probe's too), the linters, the definition checks and the end-to-end tests.

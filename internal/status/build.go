@@ -40,12 +40,15 @@ type VirtualService struct {
 	Name        string
 	Annotations map[string]string
 	Routes      []Route
+	Matches     *Matches
+	Mirror      *Mirror
 }
 
-// NewVirtualService extracts name, annotations and the destinations of the
-// route the steps own (contract.ReadRoute) of a VirtualService.
+// NewVirtualService extracts name, annotations, the destinations of the
+// route the steps own (contract.ReadRoute), the steps' match route and the
+// mirror of a VirtualService.
 func NewVirtualService(name string, annotations map[string]string, spec *networkingv1alpha3.VirtualService) VirtualService {
-	vs := VirtualService{Name: name, Annotations: annotations}
+	vs := VirtualService{Name: name, Annotations: annotations, Matches: newMatches(spec), Mirror: newMirror(spec)}
 	for _, d := range contract.ReadRoute(spec) {
 		vs.Routes = append(vs.Routes, Route{Subset: d.Version, Weight: int32(d.Weight)})
 	}
@@ -122,6 +125,7 @@ func buildComponent(name string, deps []*appsv1.Deployment, vs *VirtualService, 
 	var annotations map[string]string
 	if vs != nil {
 		c.VirtualService, c.Routes, annotations = vs.Name, vs.Routes, vs.Annotations
+		c.Matches, c.Mirror = vs.Matches, vs.Mirror
 		c.Phase = annotations[contract.AnnotationPhase]
 		for _, r := range vs.Routes {
 			weights[r.Subset] += r.Weight

@@ -103,6 +103,7 @@ func renderComponent(b *strings.Builder, p painter, c Component, width int) {
 		return
 	}
 	b.WriteString("  traffic  " + trafficBar(p, c, width) + "\n")
+	renderRouting(b, p, c)
 }
 
 // barSegment is one coloured part of the traffic bar.

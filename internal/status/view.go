@@ -140,6 +140,12 @@ type Component struct {
 	// Routes are the destinations of the VirtualService's route that the
 	// steps own (contract.OurRoute), in order.
 	Routes []Route
+	// Matches are the requests sent to one version whatever Routes say;
+	// nil when the VirtualService has no match route.
+	Matches *Matches
+	// Mirror is the share of Routes' requests also copied to a version;
+	// nil when they are not mirrored.
+	Mirror *Mirror
 }
 
 // Version is one version of a canaried component.

@@ -62,6 +62,12 @@ const (
 // of the VirtualService belong to someone else.
 const RouteName = "canary-traffic"
 
+// MatchRouteName is the name of the HTTP route the steps put right before
+// RouteName's when a step routes requests by their content (headers, URI,
+// query parameters, ...): the requests it matches go to the canary whatever
+// the weights.
+const MatchRouteName = "canary-match"
+
 // DeploymentName is the name of the Deployment that runs a version of a component.
 func DeploymentName(component, version string) string {
 	return component + "-" + version

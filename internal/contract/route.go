@@ -80,13 +80,19 @@ func WeightOf(dests []Destination, version string) int {
 func WriteRoute(host string, port int, dests []Destination) []any {
 	out := make([]any, 0, len(dests))
 	for _, d := range dests {
-		dst := map[string]any{"host": host, "subset": d.Version}
-		if port > 0 {
-			dst["port"] = map[string]any{"number": port}
-		}
-		out = append(out, map[string]any{"destination": dst, "weight": d.Weight})
+		out = append(out, map[string]any{"destination": WriteDestination(host, port, d.Version), "weight": d.Weight})
 	}
 	return out
+}
+
+// WriteDestination renders the destination of a version's subset on host,
+// with port when it is not 0.
+func WriteDestination(host string, port int, version string) map[string]any {
+	dst := map[string]any{"host": host, "subset": version}
+	if port > 0 {
+		dst["port"] = map[string]any{"number": port}
+	}
+	return dst
 }
 
 // SubsetVersions lists the versions a DestinationRule has subsets for, in
@@ -97,4 +103,64 @@ func SubsetVersions(spec *networkingv1alpha3.DestinationRule) []string {
 		out = append(out, s.GetName())
 	}
 	return out
+}
+
+// MatchRoute is the index in spec.http of the steps' match route, the one
+// named MatchRouteName; -1 when there is none.
+func MatchRoute(http []*networkingv1alpha3.HTTPRoute) int {
+	for i, h := range http {
+		if h.GetName() == MatchRouteName {
+			return i
+		}
+	}
+	return -1
+}
+
+// Matches are the requests the steps' match route sends to one version
+// whatever the weights: the route's matches in Istio's own shape (any one
+// of them matches), and the version, the subset of its first destination.
+type Matches struct {
+	Version string
+	Match   []*networkingv1alpha3.HTTPMatchRequest
+}
+
+// ReadMatches returns the steps' match route; nil when there is none.
+func ReadMatches(spec *networkingv1alpha3.VirtualService) *Matches {
+	i := MatchRoute(spec.GetHttp())
+	if i < 0 {
+		return nil
+	}
+	r := spec.GetHttp()[i]
+	m := &Matches{Match: r.GetMatch()}
+	if dst := r.GetRoute(); len(dst) > 0 {
+		m.Version = dst[0].GetDestination().GetSubset()
+	}
+	return m
+}
+
+// Mirror is the share of the requests of the route the steps own that Istio
+// also sends to a version, whose answers it discards.
+type Mirror struct {
+	Version string
+	// Percent is from 0 to 100; Istio mirrors all requests when the route
+	// names a mirror without a percentage.
+	Percent float64
+}
+
+// ReadMirror returns the mirror of the route the steps own; nil when it
+// mirrors nothing.
+func ReadMirror(spec *networkingv1alpha3.VirtualService) *Mirror {
+	i := OurRoute(spec.GetHttp())
+	if i < 0 {
+		return nil
+	}
+	r := spec.GetHttp()[i]
+	if r.GetMirror() == nil {
+		return nil
+	}
+	m := &Mirror{Version: r.GetMirror().GetSubset(), Percent: 100}
+	if p := r.GetMirrorPercentage(); p != nil {
+		m.Percent = p.GetValue()
+	}
+	return m
 }

@@ -1,6 +1,9 @@
 package canary
 
-import "github.com/istio-canary/istio-canary/internal/contract"
+import (
+	"github.com/istio-canary/istio-canary/internal/contract"
+	"github.com/istio-canary/istio-canary/providers/router"
+)
 
 // decision is what one step wants for one component, as plain data: which
 // version gets how many instances and how the traffic is split.
@@ -11,18 +14,27 @@ type decision struct {
 	retireTo   int      // its instances once the routes are applied
 	dests      []contract.Destination
 	phase      string
-	routeReady bool // routes may change now
+	routeReady bool            // routes may change now
+	requests   router.Requests // routes by request content once routeReady
 }
 
 // decide chooses what the step's action wants.
 func (o *observation) decide() (*decision, error) {
+	var d *decision
+	var err error
 	switch o.in.Action {
 	case ActionRollout:
-		return o.rollout()
+		d, err = o.rollout()
 	case ActionRollback:
-		return o.rollback(), nil
+		d = o.rollback()
+	default:
+		return nil, inputErrorf("action: %q is not one of rollout, rollback", o.in.Action)
 	}
-	return nil, inputErrorf("action: %q is not one of rollout, rollback", o.in.Action)
+	if err != nil {
+		return nil, err
+	}
+	d.requests = o.wantRequests(d)
+	return d, nil
 }
 
 func (o *observation) rollout() (*decision, error) {
@@ -33,6 +45,9 @@ func (o *observation) rollout() (*decision, error) {
 	}
 	if len(in.WeightedTargets) > 0 && !o.routed {
 		return nil, inputErrorf("traffic.weightedTargets: component %s has no canary-traffic trait, so its traffic cannot be split; add canary-traffic to it or leave traffic out", in.Component)
+	}
+	if (len(in.Match) > 0 || in.Mirror != nil) && !o.routed {
+		return nil, inputErrorf("traffic.%s: component %s has no canary-traffic trait, so its requests cannot be routed by content or mirrored; add canary-traffic to it or leave traffic.match and traffic.mirror out", map[bool]string{true: "match", false: "mirror"}[len(in.Match) > 0], in.Component)
 	}
 	// The new version is applied as the Application renders it; its live
 	// Deployment only tells whether it is ready.

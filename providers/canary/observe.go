@@ -17,6 +17,8 @@ type observation struct {
 	roles    contract.Roles
 	stable   *version               // the live version in service before this rollout; nil if none
 	routes   []contract.Destination // live weights; nil without a VirtualService
+	requests router.Requests        // live routes by request content
+	match    []any                  // the step's matches, as the router reads them; nil: none given
 	subsets  []string               // live subsets, sorted
 	routed   bool                   // the component's traffic goes through the mesh
 	port     int                    // canary-traffic's port; 0 without the trait
@@ -63,6 +65,7 @@ func (cl Clients) observe(ctx context.Context, in *PlanParams) (*observation, *l
 		rendered: rendered,
 		live:     live,
 		routes:   r.routes.Destinations,
+		requests: r.routes.Requests,
 		subsets:  r.subsets.Names,
 		routed:   in.Traffic != nil || r.routes.Found,
 	}

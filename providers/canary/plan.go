@@ -14,6 +14,10 @@ func (cl Clients) Plan(ctx context.Context, in *PlanParams) (*PlanResult, error)
 	if err := in.validate(); err != nil {
 		return nil, err
 	}
+	match, err := in.checkRequests()
+	if err != nil {
+		return nil, err
+	}
 	aborted, err := cl.aborted(ctx, in)
 	if err != nil {
 		return nil, err
@@ -26,6 +30,7 @@ func (cl Clients) Plan(ctx context.Context, in *PlanParams) (*PlanResult, error)
 	if err != nil {
 		return nil, err
 	}
+	o.match = match
 	if in.Rollout.TargetSize < 1 {
 		return nil, inputErrorf("component %s: rollout.targetSize is %d; it must be at least 1", in.Component, in.Rollout.TargetSize)
 	}

@@ -1,6 +1,7 @@
 package canary
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -40,7 +41,7 @@ func (o *observation) render(d *decision, live *liveRouting) (*PlanResult, error
 		if err := o.renderTraffic(d, live, res); err != nil {
 			return nil, err
 		}
-		done = done && slices.Equal(o.routes, d.dests) && slices.Equal(o.subsets, versionsOf(d.dests))
+		done = done && slices.Equal(o.routes, d.dests) && slices.Equal(o.subsets, versionsOf(d.dests)) && sameRequests(o.requests, d.requests)
 	}
 	if d.retire != nil {
 		res.Retire = &Retire{Name: d.retire.Name, Replicas: d.retireTo}
@@ -64,7 +65,12 @@ func (o *observation) renderTraffic(d *decision, live *liveRouting, res *PlanRes
 	if d.routeReady {
 		patchRoutes = d.dests
 	}
-	vs, err := live.router.SetRoutes(live.routes, router.RouteChange{Destinations: patchRoutes, Port: o.port})
+	// Until then the routes by request content stay as they are too.
+	patchRequests := o.requests
+	if d.routeReady {
+		patchRequests = d.requests
+	}
+	vs, err := live.router.SetRoutes(live.routes, router.RouteChange{Destinations: patchRoutes, Port: o.port, Requests: patchRequests})
 	if err != nil {
 		return err
 	}
@@ -81,11 +87,22 @@ func (o *observation) renderTraffic(d *decision, live *liveRouting, res *PlanRes
 	if o.stable != nil {
 		annotations[contract.AnnotationStable] = o.stable.Version
 	}
-	if res.VirtualService, err = live.router.SetRoutes(live.routes, router.RouteChange{Destinations: d.dests, Port: o.port, Annotations: annotations}); err != nil {
+	if res.VirtualService, err = live.router.SetRoutes(live.routes, router.RouteChange{Destinations: d.dests, Port: o.port, Annotations: annotations, Requests: d.requests}); err != nil {
 		return err
 	}
 	res.DestinationRule, err = live.router.SetSubsets(live.subsets, want)
 	return err
+}
+
+// sameRequests tells whether the live routes by request content are the
+// wanted ones (as JSON: the live ones were read through Istio's types).
+func sameRequests(live, want router.Requests) bool {
+	if len(live.Match) == 0 && len(want.Match) == 0 {
+		live.Version, want.Version = "", ""
+	}
+	a, errA := json.Marshal(live)
+	b, errB := json.Marshal(want)
+	return errA == nil && errB == nil && string(a) == string(b)
 }
 
 // specList is a list field of a rendered manifest's spec.

@@ -57,6 +57,13 @@ type PlanParams struct {
 	Components []string `json:"components,omitempty"`
 	// Traffic holds the canary-traffic trait's properties; nil without it.
 	Traffic *TrafficSpec `json:"traffic,omitempty"`
+	// Match are the step's traffic.match: requests that go to the canary
+	// whatever the weights, in Istio's HTTPMatchRequest shape. nil keeps
+	// the live ones while they serve the same canary; empty drops them.
+	Match []map[string]any `json:"match,omitempty"`
+	// Mirror is the step's traffic.mirror; nil keeps the live one while it
+	// serves the same canary.
+	Mirror *MirrorSpec `json:"mirror,omitempty"`
 }
 
 // TrafficSpec holds the canary-traffic trait's properties.

@@ -91,6 +91,13 @@ func (r Istio) GetRoutes(ctx context.Context, c Component) (*Routes, error) {
 			out.Port = int(first[0].GetDestination().GetPort().GetNumber())
 		}
 	}
+	out.Requests.Mirror = contract.ReadMirror(vs.spec)
+	if m := contract.ReadMatches(vs.spec); m != nil && len(m.Match) > 0 {
+		out.Requests.Version = m.Version
+		if err := roundTrip(m.Match, &out.Requests.Match); err != nil {
+			return nil, fmt.Errorf("read VirtualService %s/%s route %s: %w", c.Namespace, c.Name, contract.MatchRouteName, err)
+		}
+	}
 	return out, nil
 }
 

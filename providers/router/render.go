@@ -53,11 +53,34 @@ func (r *Routes) http(want RouteChange) ([]any, error) {
 		port = r.Port
 	}
 	ours["route"] = contract.WriteRoute(r.Component.Name, port, want.Destinations)
+	delete(ours, "mirror")
+	delete(ours, "mirrorPercentage")
+	if m := want.Requests.Mirror; m != nil {
+		ours["mirror"] = contract.WriteDestination(r.Component.Name, port, m.Version)
+		ours["mirrorPercentage"] = map[string]any{"value": m.Percent}
+	}
 	if i < 0 {
-		return append(all, ours), nil
+		all, i = append(all, ours), len(all)
 	}
 	all[i] = ours
-	return all, nil
+	// The match route goes right before the owned one (the first route that
+	// matches a request wins in Istio), in place of the live one, or away
+	// when want has no matches.
+	out := make([]any, 0, len(all)+1)
+	for j, route := range all {
+		if m, _ := route.(map[string]any); m["name"] == contract.MatchRouteName {
+			continue
+		}
+		if j == i && len(want.Requests.Match) > 0 {
+			out = append(out, map[string]any{
+				"name":  contract.MatchRouteName,
+				"match": want.Requests.Match,
+				"route": contract.WriteRoute(r.Component.Name, port, []contract.Destination{{Version: want.Requests.Version, Weight: 100}}),
+			})
+		}
+		out = append(out, route)
+	}
+	return out, nil
 }
 
 // SetSubsets renders the component's DestinationRule with one subset per

@@ -60,8 +60,23 @@ type Routes struct {
 	// Port is the port of the owned route's first destination; 0 when it
 	// names none.
 	Port int
+	// Requests are the routes by request content the steps set.
+	Requests Requests
 
 	live *virtualService
+}
+
+// Requests are the routes by request content that the steps own: the match
+// route (contract.MatchRouteName), which sends the requests it matches to
+// one version whatever the weights, and the mirror of the weighted route.
+type Requests struct {
+	// Match are the match route's matches as plain JSON values in Istio's
+	// shape (any one matches); none: no match route.
+	Match []any
+	// Version is the version the match route sends to.
+	Version string
+	// Mirror is the weighted route's mirror; nil: none.
+	Mirror *contract.Mirror
 }
 
 // Subsets is a component's DestinationRule as a Router read it.
@@ -82,6 +97,9 @@ type RouteChange struct {
 	Port int
 	// Annotations are set on the VirtualService, over the live ones.
 	Annotations map[string]string
+	// Requests replace the live routes by request content: a match route
+	// only when it has matches, a mirror only when not nil.
+	Requests Requests
 }
 
 // NotOwnedError refuses an object named after the component that belongs to

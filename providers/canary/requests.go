@@ -7,9 +7,9 @@ import (
 	"slices"
 	"strings"
 
-	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
 
 	"github.com/istio-canary/istio-canary/internal/contract"
 	"github.com/istio-canary/istio-canary/providers/router"

@@ -68,5 +68,8 @@ func (cl Clients) checkNoTraffic(ctx context.Context, c Caller, ver string) erro
 	if w := contract.WeightOf(routes.Destinations, ver); w > 0 {
 		return fmt.Errorf("not scaling version %s of component %s to 0: VirtualService %s/%s still sends it %d%% of the traffic", ver, c.Component, c.Namespace, c.Component, w)
 	}
+	if r := routes.Requests; len(r.Match) > 0 && r.Version == ver {
+		return fmt.Errorf("not scaling version %s of component %s to 0: route %s of VirtualService %s/%s still sends it the requests it matches", ver, c.Component, contract.MatchRouteName, c.Namespace, c.Component)
+	}
 	return nil
 }

@@ -170,6 +170,13 @@ func TestScaleRefuses(t *testing.T) {
 			actions: []string{"get deployments default/reviews-v1", "get virtualservices default/reviews"},
 		},
 		{
+			name:    "to 0 while the match route still sends it the requests it matches",
+			live:    []runtime.Object{deployment("v1", 2, 2), deployment("v2", 1, 1), withRequests(virtualService(r("v1", 100)), "v2", 0)},
+			call:    scaleCall("reviews-v2", 0),
+			want:    []string{"not scaling version v2 of component reviews to 0", "route canary-match of VirtualService default/reviews still sends it the requests it matches"},
+			actions: []string{"get deployments default/reviews-v2", "get virtualservices default/reviews"},
+		},
+		{
 			name:    "to 0 while it is the VirtualService's lone destination",
 			live:    []runtime.Object{deployment("v1", 2, 2), virtualService(r("v1", 0))},
 			call:    scaleCall("reviews-v1", 0),

@@ -62,6 +62,25 @@ var badInputs = []badInput{
 	{"weight to a version the batch leaves without instances", func(a map[string]any) {
 		stepProps(a, "rollout-1st-batch")["batchPartition"] = 1
 	}, []string{"traffic.weightedTargets", "no instances"}},
+	{"unknown request match key", func(a map[string]any) {
+		trafficProps(a)["match"] = []any{map[string]any{"hedaers": map[string]any{"x-canary": map[string]any{"exact": "true"}}}}
+	}, []string{"traffic.match[0]", `unknown key "hedaers"`, "headers"}},
+	{"empty request match", func(a map[string]any) { trafficProps(a)["match"] = []any{map[string]any{}} },
+		[]string{"traffic.match[0] is empty", "would match every request"}},
+	{"mirror percent out of range", func(a map[string]any) { trafficProps(a)["mirror"] = map[string]any{"percent": 150} },
+		[]string{"traffic.mirror.percent", "150", "between 0 and 100"}},
+	{"request match on a component without canary-traffic", func(a map[string]any) {
+		p := stepProps(a, "rollout-1st-batch")
+		p["components"] = []any{"reviews", "ratings"}
+		ratings := component(a, "ratings")
+		ratings["traits"] = append(ratings["traits"].([]any), map[string]any{"type": "rollout", "properties": map[string]any{"targetSize": 1}})
+		p["traffic"] = map[string]any{"match": []any{map[string]any{"headers": map[string]any{"x-canary": map[string]any{"exact": "true"}}}}}
+	}, []string{"traffic.match", "ratings has no canary-traffic trait"}},
+}
+
+// trafficProps is the traffic property of rollout-v2.yaml's first step.
+func trafficProps(app map[string]any) map[string]any {
+	return stepProps(app, "rollout-1st-batch")["traffic"].(map[string]any)
 }
 
 // TestBadInputIsRejectedAndChangesNothing applies invalid updates to a running

@@ -27,9 +27,12 @@ type meshResult struct {
 	Component string         `json:"component"`
 	Declared  map[string]int `json:"declared"`
 	Istio     map[string]int `json:"istio"`
-	Measured  map[string]int `json:"measured"`
-	Failed    int            `json:"failed"`
-	Port      struct {
+	// The canary-traffic route's mirror, declared and in Istio's route.
+	DeclaredMirror *meshMirror    `json:"declaredMirror"`
+	IstioMirror    *meshMirror    `json:"istioMirror"`
+	Measured       map[string]int `json:"measured"`
+	Failed         int            `json:"failed"`
+	Port           struct {
 		Protocol         string   `json:"protocol"`
 		Sidecar          []string `json:"sidecar"`
 		SidecarHTTPRoute bool     `json:"sidecarHTTPRoute"`
@@ -42,6 +45,11 @@ type meshResult struct {
 		Declared       map[string]int `json:"declared"`
 		Istio          map[string]int `json:"istio"`
 	} `json:"gateways"`
+}
+
+type meshMirror struct {
+	Version string  `json:"version"`
+	Percent float64 `json:"percent"`
 }
 
 type meshMessage struct {
@@ -110,6 +118,7 @@ func (e *env) checkMesh(component string, want map[string]int) meshResult {
 	what := fmt.Sprintf("%s in %s: declared %v, istio %v, measured %v, failed %d", component, e.ns, r.Declared, r.Istio, r.Measured, r.Failed)
 	require.Equal(e.t, want, r.Declared, "declared weights; %s", what)
 	require.Equal(e.t, want, r.Istio, "weights in Istio's generated route; %s", what)
+	require.Equal(e.t, r.DeclaredMirror, r.IstioMirror, "the mirror in Istio's generated route; %s", what)
 	require.Zero(e.t, r.Failed, "failed requests; %s", what)
 	for v, n := range r.Measured {
 		if want[v] == 0 {

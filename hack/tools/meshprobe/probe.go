@@ -38,10 +38,15 @@ type Result struct {
 	Component string         `json:"component"`
 	Declared  map[string]int `json:"declared"`
 	Istio     map[string]int `json:"istio"`
-	Measured  map[string]int `json:"measured"`
-	Failed    int            `json:"failed"`
-	Port      Port           `json:"port"`
-	Analyzers []Message      `json:"analyzers"`
+	// DeclaredMirror and IstioMirror are the canary-traffic route's request
+	// mirror as declared and as generated; absent when it mirrors nothing.
+	// Mirrored requests are not measured: their answers are discarded.
+	DeclaredMirror *Mirror        `json:"declaredMirror,omitempty"`
+	IstioMirror    *Mirror        `json:"istioMirror,omitempty"`
+	Measured       map[string]int `json:"measured"`
+	Failed         int            `json:"failed"`
+	Port           Port           `json:"port"`
+	Analyzers      []Message      `json:"analyzers"`
 	// Gateways are the routes to the component of the VirtualServices bound
 	// to Gateways, checked on the config Istio generates for the ingress
 	// gateway (no request goes through it).
@@ -70,7 +75,7 @@ func Probe(ctx context.Context, opts Options, objs []object) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{App: opts.App, Component: component, Declared: route.weights}
+	res := &Result{App: opts.App, Component: component, Declared: route.weights, DeclaredMirror: route.mirror}
 	if res.Analyzers, err = analyze(ctx, ns, objs); err != nil {
 		return nil, err
 	}
@@ -96,6 +101,7 @@ func Probe(ctx context.Context, opts Options, objs []object) (*Result, error) {
 			return err
 		}
 		res.Istio = istioWeights(rc)
+		res.IstioMirror = istioMirror(rc)
 		res.Port = portReport(ds, ns, fqdn, port)
 		if res.Gateways, err = gatewayRoutes(ds, objs, ns, component); err != nil {
 			return err

@@ -204,10 +204,12 @@ func TestText(t *testing.T) {
 	r := &Result{
 		Declared: map[string]int{"v1": 90, "v2": 10}, Istio: map[string]int{"v1": 90, "v2": 10},
 		Measured: map[string]int{"v1": 903, "v2": 96}, Failed: 1,
+		DeclaredMirror: &Mirror{Version: "v2", Percent: 20}, IstioMirror: &Mirror{Version: "v2", Percent: 20},
 		Analyzers: []Message{{Code: "IST0118", Level: "Info"}, {Code: "IST0101", Level: "Error", Resource: "VirtualService reviews.default", Message: "no subset v3"}},
 	}
 	want := "measured: 903 of 1,000 requests reached v1, 96 reached v2; 1 failed\n" +
 		"Istio's route: v1 90%, v2 10% (declared: v1 90%, v2 10%)\n" +
+		"Istio's mirror: 20% to v2 (declared: 20% to v2); mirrored requests' answers are discarded, not measured\n" +
 		"Istio's analyzers:\n  Error IST0101 VirtualService reviews.default: no subset v3\n"
 	if got := r.Text(); got != want {
 		t.Errorf("text:\n%s\nwant:\n%s", got, want)
@@ -247,5 +249,30 @@ func TestCommandOutput(t *testing.T) {
 		if _, ok := res[k]; !ok {
 			t.Errorf("answer has no %q: %v", k, res)
 		}
+	}
+}
+
+// TestMatchAndMirror: the A/B route takes every request with the header, the
+// others take the weights, and the mirror is in the route Istio generates.
+func TestMatchAndMirror(t *testing.T) {
+	want := &Mirror{Version: "v2", Percent: 20}
+	for _, c := range []struct {
+		name    string
+		headers map[string]string
+		answer  string
+	}{
+		{"with the header", map[string]string{"x-canary": "true"}, "v2"},
+		{"without", nil, "v1"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res := probeFiles(t, c.headers, "route-match-mirror.yaml")
+			assertWeights(t, "declared", res.Declared, map[string]int{"v1": 100})
+			if got := map[string]int{c.answer: requests}; res.Failed != 0 || !maps.Equal(res.Measured, got) {
+				t.Errorf("measured %v with %d failed, want %v", res.Measured, res.Failed, got)
+			}
+			if !reflect.DeepEqual(res.DeclaredMirror, want) || !reflect.DeepEqual(res.IstioMirror, want) {
+				t.Errorf("mirror: declared %+v, istio %+v, want %+v", res.DeclaredMirror, res.IstioMirror, want)
+			}
+		})
 	}
 }

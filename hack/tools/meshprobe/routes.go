@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 
 	"istio.io/istio/pilot/pkg/model"
 	"istio.io/istio/pilot/pkg/networking/grpcgen"
@@ -17,11 +18,19 @@ import (
 const routeName = "canary-traffic"
 
 // declaredRoute is the canary-traffic route of the VirtualService named
-// after the component, as its spec says: weights per subset, and the port
-// its destinations name (0 when none does).
+// after the component, as its spec says: weights per subset, the port its
+// destinations name (0 when none does) and its mirror.
 type declaredRoute struct {
 	weights map[string]int
 	port    int
+	mirror  *Mirror
+}
+
+// Mirror is a route's request mirror: the subset that gets a copy of the
+// share of its requests, in percent.
+type Mirror struct {
+	Version string  `json:"version"`
+	Percent float64 `json:"percent"`
 }
 
 func declared(objs []object, namespace, component string) (declaredRoute, error) {
@@ -42,6 +51,12 @@ func declared(objs []object, namespace, component string) (declaredRoute, error)
 						} `json:"destination"`
 						Weight *int `json:"weight"`
 					} `json:"route"`
+					Mirror *struct {
+						Subset string `json:"subset"`
+					} `json:"mirror"`
+					MirrorPercentage *struct {
+						Value float64 `json:"value"`
+					} `json:"mirrorPercentage"`
 				} `json:"http"`
 			} `json:"spec"`
 		}
@@ -53,6 +68,13 @@ func declared(objs []object, namespace, component string) (declaredRoute, error)
 				continue
 			}
 			d := declaredRoute{weights: map[string]int{}}
+			if r.Mirror != nil {
+				// Istio mirrors every request when no percentage is given.
+				d.mirror = &Mirror{Version: r.Mirror.Subset, Percent: 100}
+				if r.MirrorPercentage != nil {
+					d.mirror.Percent = r.MirrorPercentage.Value
+				}
+			}
 			for _, dst := range r.Route {
 				d.weights[dst.Destination.Subset] += weightOf(dst.Weight, len(r.Route))
 				if dst.Destination.Port.Number != 0 {
@@ -107,6 +129,36 @@ func istioWeights(rc *routev3.RouteConfiguration) map[string]int {
 		}
 	}
 	return map[string]int{}
+}
+
+// istioMirror is the request mirror of the canary-traffic route in a
+// generated RouteConfiguration; nil when it mirrors nothing.
+func istioMirror(rc *routev3.RouteConfiguration) *Mirror {
+	for _, vh := range rc.GetVirtualHosts() {
+		for _, r := range vh.GetRoutes() {
+			if r.GetName() != routeName {
+				continue
+			}
+			for _, p := range r.GetRoute().GetRequestMirrorPolicies() {
+				m := &Mirror{Version: subsetOf(p.GetCluster()), Percent: 100}
+				if f := p.GetRuntimeFraction().GetDefaultValue(); f != nil {
+					m.Percent = float64(f.GetNumerator()) * 100 / denominator(f.GetDenominator())
+				}
+				return m
+			}
+		}
+	}
+	return nil
+}
+
+func denominator(d typev3.FractionalPercent_DenominatorType) float64 {
+	switch d {
+	case typev3.FractionalPercent_TEN_THOUSAND:
+		return 10_000
+	case typev3.FractionalPercent_MILLION:
+		return 1_000_000
+	}
+	return 100
 }
 
 func subsetOf(cluster string) string {

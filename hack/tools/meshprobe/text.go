@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -27,6 +28,9 @@ func (r *Result) Text() string {
 	}
 	fmt.Fprintf(&b, "measured: %s; %d failed\n", strings.Join(reached, ", "), r.Failed)
 	fmt.Fprintf(&b, "Istio's route: %s (declared: %s)\n", percents(r.Istio), percents(r.Declared))
+	if r.DeclaredMirror != nil || r.IstioMirror != nil {
+		fmt.Fprintf(&b, "Istio's mirror: %s (declared: %s); mirrored requests' answers are discarded, not measured\n", mirrorText(r.IstioMirror), mirrorText(r.DeclaredMirror))
+	}
 	for _, g := range r.Gateways {
 		fmt.Fprintf(&b, "gateway %s, %s route %s: %s (declared: %s)\n", g.Gateway, g.VirtualService, g.Route, percents(g.Istio), percents(g.Declared))
 	}
@@ -42,6 +46,13 @@ func (r *Result) Text() string {
 		fmt.Fprintf(&b, "Istio's analyzers:\n%s\n", strings.Join(problems, "\n"))
 	}
 	return b.String()
+}
+
+func mirrorText(m *Mirror) string {
+	if m == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%g%% to %s", m.Percent, m.Version)
 }
 
 // versionName names a measured version; "" are the answers of pods without
@@ -64,14 +75,7 @@ func percents(weights map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-func sortedKeys(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
+func sortedKeys(m map[string]int) []string { return slices.Sorted(maps.Keys(m)) }
 
 // thousands writes n with a comma between groups of three digits.
 func thousands(n int) string {

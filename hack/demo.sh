@@ -10,9 +10,9 @@
 #            for reviews): its error share rises, and the analysis rolls it
 #            back by itself
 #
-# At every stage of rounds 1 and 2 the mesh probe (hack/meshprobe.sh) sends
-# 1,000 requests to reviews through Istio's own routes and shows how many
-# reached each version.
+# At every settled stage the mesh probe (hack/meshprobe.sh) sends 1,000
+# requests to reviews through Istio's own routes and shows how many reached
+# each version.
 #
 # Every stage waits (DEMO_TIMEOUT seconds, default 180) for its numbers and
 # exits non-zero with what it saw when they do not come. DEMO_INTERACTIVE=1
@@ -258,6 +258,7 @@ chapter "Round 3 · 3/3 · v2 starts failing half of its requests; no human need
 set_traffic v2 0.5
 expect "$AUTO_ROLLED_BACK"
 view
+measure
 run vela status "$APP" -n "$NS"
 
 stage="done"

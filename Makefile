@@ -96,7 +96,7 @@ mesh-probe: ## A component's traffic split measured on Istio's own xDS and a gRP
 	@hack/meshprobe.sh -component '$(COMPONENT)' -app '$(APP)' -namespace '$(or $(NAMESPACE),default)' -requests '$(or $(REQUESTS),1000)' -o '$(or $(OUTPUT),json)' $(foreach h,$(HEADERS),-header '$(h)')
 
 .PHONY: lint
-lint: ## gofmt, go vet and golangci-lint (pinned in hack/lint.sh, installed into the cache on first use).
+lint: ## gofmt and golangci-lint, go vet's analyzers included (pinned in hack/lint.sh, installed into the cache on first use).
 	hack/lint.sh
 
 .PHONY: test-meshprobe

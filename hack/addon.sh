@@ -95,7 +95,9 @@ case "${1:-}" in
 up)
 	use_cluster
 	mkdir -p "$ROOT/bin"
-	(cd "$ROOT" && go build -o bin/istio-canary-provider ./cmd/istio-canary-provider)
+	# Built as the provider image builds it (static, -trimpath), so that the
+	# packages `make image` and its test compiled are reused.
+	(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o bin/istio-canary-provider ./cmd/istio-canary-provider)
 	want=$(key)
 	if up_to_date "$want"; then
 		echo "istio-canary already enabled from this tree; provider at http://$(tr -d '\n' <"$ADDRFILE")"

@@ -41,7 +41,7 @@ func (o *observation) render(d *decision, live *liveRouting) (*PlanResult, error
 		if err := o.renderTraffic(d, live, res); err != nil {
 			return nil, err
 		}
-		done = done && slices.Equal(o.routes, d.dests) && slices.Equal(o.subsets, versionsOf(d.dests)) && sameRequests(o.requests, d.requests)
+		done = done && slices.Equal(o.routes, d.dests) && slices.Equal(o.subsets, d.subsets()) && sameRequests(o.requests, d.requests)
 	}
 	if d.retire != nil {
 		res.Retire = &Retire{Name: d.retire.Name, Replicas: d.retireTo}
@@ -56,7 +56,7 @@ func (o *observation) render(d *decision, live *liveRouting) (*PlanResult, error
 // renderTraffic fills the routes: the patch holds the live routes until the
 // target is ready, so that applying the component never moves traffic early.
 func (o *observation) renderTraffic(d *decision, live *liveRouting, res *PlanResult) error {
-	want := versionsOf(d.dests)
+	want := d.subsets()
 	hold := o.routes
 	if len(hold) == 0 {
 		hold = []contract.Destination{{Version: o.serving(d).Version, Weight: 100}}
@@ -74,7 +74,7 @@ func (o *observation) renderTraffic(d *decision, live *liveRouting, res *PlanRes
 	if err != nil {
 		return err
 	}
-	dr, err := live.router.SetSubsets(live.subsets, union(union(o.subsets, want), versionsOf(patchRoutes)))
+	dr, err := live.router.SetSubsets(live.subsets, union(union(o.subsets, want), union(versionsOf(patchRoutes), requestVersions(patchRequests))))
 	if err != nil {
 		return err
 	}
@@ -109,6 +109,24 @@ func sameRequests(live, want router.Requests) bool {
 func specList(manifest map[string]any, field string) []any {
 	l, _ := asMap(manifest["spec"])[field].([]any)
 	return l
+}
+
+// subsets are the versions the decided routes name: the weighted
+// destinations', and the match route's and the mirror's.
+func (d *decision) subsets() []string {
+	return union(versionsOf(d.dests), requestVersions(d.requests))
+}
+
+// requestVersions are the versions routes by request content name.
+func requestVersions(r router.Requests) []string {
+	var out []string
+	if len(r.Match) > 0 {
+		out = append(out, r.Version)
+	}
+	if r.Mirror != nil {
+		out = append(out, r.Mirror.Version)
+	}
+	return out
 }
 
 func versionsOf(dests []contract.Destination) []string {

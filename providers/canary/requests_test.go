@@ -193,3 +193,23 @@ func TestPlanRejectsRequestsWithoutCanaryTraffic(t *testing.T) {
 	require.Contains(t, err.Error(), "traffic.match: component reviews has no canary-traffic trait")
 	f.requireReadOnly(t)
 }
+
+// TestPlanKeepsTheSubsetOfAMatchedCanary: a preview (the canary at weight 0,
+// reached only through the match route and the mirror) keeps the canary's
+// subset, or Istio would fail every matched request (IST0101).
+func TestPlanKeepsTheSubsetOfAMatchedCanary(t *testing.T) {
+	in := planStep(t, ptr(0), wt("reviews-v1", 100), wt("reviews-v2", 0))
+	in.Match = []map[string]any{canaryHeader()}
+	in.Mirror = &MirrorSpec{Percent: 20}
+	res, http := planned(t, in, deployment("v1", 2, 2), deployment("v2", 1, 1), virtualService(r("v1", 100)), destinationRule("v1"))
+	require.Equal(t, []contract.Destination{{Version: "v1", Weight: 100}}, contract.Destinations(http[1]))
+	require.Equal(t, []string{"v1", "v2"}, subsetNames(t, decodeDR(t, res.DestinationRule).spec.Subsets))
+	require.Equal(t, []string{"v1", "v2"}, patchSubsets(t, res.Patch.Subsets))
+
+	// Applied, it is done; with the subset gone, it is not.
+	applied := withRequests(virtualService(r("v1", 100)), "v2", 20)
+	res, _ = planned(t, in, deployment("v1", 1, 1), deployment("v2", 1, 1), applied, destinationRule("v1", "v2"))
+	require.True(t, res.Done, res.Message)
+	res, _ = planned(t, in, deployment("v1", 1, 1), deployment("v2", 1, 1), withRequests(virtualService(r("v1", 100)), "v2", 20), destinationRule("v1"))
+	require.False(t, res.Done, "the canary's subset is missing")
+}

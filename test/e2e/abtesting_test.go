@@ -90,6 +90,10 @@ func TestABTestingThenCanary(t *testing.T) {
 	a := e.loadExampleFile("bookinfo", "rollout-v2.yaml")
 	reviews := a["spec"].(map[string]any)["components"].([]any)[0].(map[string]any)
 	reviews["properties"].(map[string]any)["image"] = "docker.io/istio/examples-bookinfo-reviews-v1:1.16.2"
+	// The guide's steps name reviews-v2, which this rollout does not canary.
+	targets(a, "rollout-1st-batch")[0].(map[string]any)["revision"] = "stable"
+	targets(a, "rollout-1st-batch")[1].(map[string]any)["revision"] = "canary"
+	targets(a, "rollout-rest")[0].(map[string]any)["revision"] = "canary"
 	e.applyApp(a)
 	e.waitStep("manual-approval", "suspending")
 	e.eventually(2*time.Minute, "v3 at 10%, none of v2's routes", func() (bool, string) {

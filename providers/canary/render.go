@@ -61,20 +61,16 @@ func (o *observation) renderTraffic(d *decision, live *liveRouting, res *PlanRes
 	if len(hold) == 0 {
 		hold = []contract.Destination{{Version: o.serving(d).Version, Weight: 100}}
 	}
-	patchRoutes := hold
-	if d.routeReady {
-		patchRoutes = d.dests
-	}
 	// Until then the routes by request content stay as they are too.
-	patchRequests := o.requests
+	patchRoutes, patchRequests := hold, o.requests
 	if d.routeReady {
-		patchRequests = d.requests
+		patchRoutes, patchRequests = d.dests, d.requests
 	}
 	vs, err := live.router.SetRoutes(live.routes, router.RouteChange{Destinations: patchRoutes, Port: o.port, Requests: patchRequests})
 	if err != nil {
 		return err
 	}
-	dr, err := live.router.SetSubsets(live.subsets, union(union(o.subsets, want), union(versionsOf(patchRoutes), requestVersions(patchRequests))))
+	dr, err := live.router.SetSubsets(live.subsets, union(union(o.subsets, want), namedVersions(patchRoutes, patchRequests)))
 	if err != nil {
 		return err
 	}
@@ -113,20 +109,19 @@ func specList(manifest map[string]any, field string) []any {
 
 // subsets are the versions the decided routes name: the weighted
 // destinations', and the match route's and the mirror's.
-func (d *decision) subsets() []string {
-	return union(versionsOf(d.dests), requestVersions(d.requests))
-}
+func (d *decision) subsets() []string { return namedVersions(d.dests, d.requests) }
 
-// requestVersions are the versions routes by request content name.
-func requestVersions(r router.Requests) []string {
-	var out []string
+// namedVersions are the versions that weighted destinations and routes by
+// request content name, sorted.
+func namedVersions(dests []contract.Destination, r router.Requests) []string {
+	out := versionsOf(dests)
 	if len(r.Match) > 0 {
 		out = append(out, r.Version)
 	}
 	if r.Mirror != nil {
 		out = append(out, r.Mirror.Version)
 	}
-	return out
+	return union(out, nil)
 }
 
 func versionsOf(dests []contract.Destination) []string {

@@ -118,15 +118,24 @@ func istioRoute(ds *xds.FakeDiscoveryServer, namespace string, fqdn host.Name, p
 	return rc, nil
 }
 
-// istioWeights are the weights per subset of the route named canary-traffic
-// in a generated RouteConfiguration; empty when it has no such route.
-func istioWeights(rc *routev3.RouteConfiguration) map[string]int {
+// canaryRoute is the route named canary-traffic in a generated
+// RouteConfiguration; nil when it has none.
+func canaryRoute(rc *routev3.RouteConfiguration) *routev3.Route {
 	for _, vh := range rc.GetVirtualHosts() {
 		for _, r := range vh.GetRoutes() {
 			if r.GetName() == routeName {
-				return routeWeights(r, subsetOf)
+				return r
 			}
 		}
+	}
+	return nil
+}
+
+// istioWeights are the weights per subset of the route named canary-traffic
+// in a generated RouteConfiguration; empty when it has no such route.
+func istioWeights(rc *routev3.RouteConfiguration) map[string]int {
+	if r := canaryRoute(rc); r != nil {
+		return routeWeights(r, subsetOf)
 	}
 	return map[string]int{}
 }
@@ -134,19 +143,12 @@ func istioWeights(rc *routev3.RouteConfiguration) map[string]int {
 // istioMirror is the request mirror of the canary-traffic route in a
 // generated RouteConfiguration; nil when it mirrors nothing.
 func istioMirror(rc *routev3.RouteConfiguration) *Mirror {
-	for _, vh := range rc.GetVirtualHosts() {
-		for _, r := range vh.GetRoutes() {
-			if r.GetName() != routeName {
-				continue
-			}
-			for _, p := range r.GetRoute().GetRequestMirrorPolicies() {
-				m := &Mirror{Version: subsetOf(p.GetCluster()), Percent: 100}
-				if f := p.GetRuntimeFraction().GetDefaultValue(); f != nil {
-					m.Percent = float64(f.GetNumerator()) * 100 / denominator(f.GetDenominator())
-				}
-				return m
-			}
+	for _, p := range canaryRoute(rc).GetRoute().GetRequestMirrorPolicies() {
+		m := &Mirror{Version: subsetOf(p.GetCluster()), Percent: 100}
+		if f := p.GetRuntimeFraction().GetDefaultValue(); f != nil {
+			m.Percent = float64(f.GetNumerator()) * 100 / denominator(f.GetDenominator())
 		}
+		return m
 	}
 	return nil
 }

@@ -5,7 +5,9 @@ import (
 	"strings"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"k8s.io/utils/ptr"
 
+	networking "istio.io/api/networking/v1alpha3"
 	"istio.io/istio/pilot/pkg/model"
 	"istio.io/istio/pilot/test/xds"
 )
@@ -16,100 +18,98 @@ const noSubset = "*"
 
 // GatewayRoute is one HTTP route of a gateway's VirtualService that sends
 // traffic to the component, as declared and as Istio generates it for an
-// ingress gateway the Gateway selects.
+// ingress gateway the Gateway selects. When the VirtualService delegates,
+// each of the delegate's routes is one.
 type GatewayRoute struct {
 	VirtualService string `json:"virtualService"`
 	Gateway        string `json:"gateway"`
-	// Route is the HTTP route's name, or its index in the VirtualService
+	// Delegate is the VirtualService (ns/name) the VirtualService delegates
+	// the route to; Route is then the delegate's route.
+	Delegate string `json:"delegate,omitempty"`
+	// DelegateMissing: no VirtualService without hosts (the only ones Istio
+	// takes as delegates) has the delegate's name among the namespace's
+	// objects, and Istio drops the root route that names it; Route is that
+	// one, and Declared and Istio are empty. Reported for the component's
+	// own gateway VirtualService only (labelled with the component or named
+	// <component>-gateway), the other ones' delegates not being known to
+	// route to it.
+	DelegateMissing bool `json:"delegateMissing,omitempty"`
+	// Route is the HTTP route's name, or its index in its VirtualService
 	// ("#0") when it has none.
 	Route    string         `json:"route"`
 	Declared map[string]int `json:"declared"`
 	// Istio are the weights of the routes Istio generates from this HTTP
-	// route (one per match, all alike) for the gateway; empty when it
-	// generates none: the gateway does not route it.
+	// route (all alike) for the gateway; empty when it generates none: the
+	// gateway does not route it.
 	Istio map[string]int `json:"istio"`
-}
-
-// gatewayVS is the part of a VirtualService bound to gateways the probe reads.
-type gatewayVS struct {
-	Metadata struct {
-		Name      string `json:"name"`
-		Namespace string `json:"namespace"`
-	} `json:"metadata"`
-	Spec struct {
-		Gateways []string `json:"gateways"`
-		HTTP     []struct {
-			Name  string `json:"name"`
-			Match []any  `json:"match"`
-			Route []struct {
-				Destination struct {
-					Host   string `json:"host"`
-					Subset string `json:"subset"`
-				} `json:"destination"`
-				Weight *int `json:"weight"`
-			} `json:"route"`
-		} `json:"http"`
-	} `json:"spec"`
+	// IstioRoutes is how many of the generated routes are its (told by their
+	// match): one per match, for a delegate's route one per pair of its match
+	// and a root match that do not conflict; fewer where Istio leaves some out.
+	IstioRoutes int `json:"istioRoutes"`
 }
 
 // gatewayRoutes checks every HTTP route that a VirtualService bound to a
-// Gateway of the namespace sends to the component.
+// Gateway of the namespace sends to the component, directly or through its
+// delegate.
 func gatewayRoutes(ds *xds.FakeDiscoveryServer, objs []object, namespace, component string) ([]GatewayRoute, error) {
+	vses, err := virtualServices(objs)
+	if err != nil {
+		return nil, err
+	}
+	candidates := delegates(vses)
 	out := []GatewayRoute{}
-	for _, o := range objs {
-		if o.GetKind() != "VirtualService" || o.GetNamespace() != namespace {
+	for _, vs := range vses {
+		if vs.Namespace != namespace {
 			continue
 		}
-		var vs gatewayVS
-		if err := fromUnstructured(o, &vs); err != nil {
-			return nil, err
-		}
-		for _, gw := range vs.Spec.Gateways {
-			if gw == "mesh" {
+		own := vs.Labels["app.oam.dev/component"] == component || vs.Name == component+"-gateway"
+		routes := expand(vs, candidates)
+		// Gateway names are resolved: ns/name, or mesh.
+		for _, gw := range vs.Spec.(*networking.VirtualService).GetGateways() {
+			gwNS, gwName, ok := strings.Cut(gw, "/")
+			if !ok {
 				continue
-			}
-			gwNS, gwName := namespace, gw
-			if ns, name, ok := strings.Cut(gw, "/"); ok {
-				gwNS, gwName = ns, name
 			}
 			selector, err := gatewaySelector(objs, gwNS, gwName)
 			if err != nil {
-				return nil, fmt.Errorf("VirtualService %s/%s: %w", namespace, vs.Metadata.Name, err)
+				return nil, fmt.Errorf("VirtualService %s/%s: %w", namespace, vs.Name, err)
 			}
-			generated := generatedRoutes(ds, selector, namespace, vs.Metadata.Name)
-			next := 0
-			for i, r := range vs.Spec.HTTP {
-				// Istio generates one route per match (one when there is none),
-				// in the VirtualService's order.
-				n := max(1, len(r.Match))
-				mine := generated[min(next, len(generated)):min(next+n, len(generated))]
-				next += n
-				declared := map[string]int{}
-				for _, d := range r.Route {
-					if !sameHost(d.Destination.Host, component, namespace) {
-						continue
-					}
-					declared[subsetKey(d.Destination.Subset)] += weightOf(d.Weight, len(r.Route))
-				}
-				if len(declared) == 0 {
+			generated := matchGenerated(vs, routes, generatedRoutes(ds, selector, namespace, vs.Name))
+			for i, h := range routes {
+				declared := declaredWeights(h.declared, component, namespace)
+				if len(declared) == 0 && !(h.missing && own) {
 					continue
 				}
-				name := r.Name
-				if name == "" {
-					name = fmt.Sprintf("#%d", i)
-				}
 				istio := map[string]int{}
-				if len(mine) > 0 {
-					istio = routeWeights(mine[0], func(c string) string { return subsetKey(subsetOf(c)) })
+				if len(generated[i]) > 0 {
+					istio = routeWeights(generated[i][0], func(c string) string { return subsetKey(subsetOf(c)) })
 				}
 				out = append(out, GatewayRoute{
-					VirtualService: namespace + "/" + vs.Metadata.Name, Gateway: gwNS + "/" + gwName,
-					Route: name, Declared: declared, Istio: istio,
+					VirtualService: namespace + "/" + vs.Name, Gateway: gwNS + "/" + gwName,
+					Delegate: h.delegate, DelegateMissing: h.missing,
+					Route: h.name, Declared: declared, Istio: istio, IstioRoutes: len(generated[i]),
 				})
 			}
 		}
 	}
 	return out, nil
+}
+
+// declaredWeights are the route's weights per subset to the component.
+func declaredWeights(r *networking.HTTPRoute, component, namespace string) map[string]int {
+	declared := map[string]int{}
+	for _, d := range r.GetRoute() {
+		if !sameHost(d.GetDestination().GetHost(), component, namespace) {
+			continue
+		}
+		// Istio's API holds no weight as 0.
+		var w *int
+		if d.GetWeight() != 0 {
+			w = ptr.To(int(d.GetWeight()))
+		}
+		declared[subsetKey(d.GetDestination().GetSubset())] += weightOf(w, len(r.GetRoute()))
+	}
+	return declared
 }
 
 func gatewaySelector(objs []object, namespace, name string) (map[string]string, error) {

@@ -187,9 +187,9 @@ func TestGatewayRoutes(t *testing.T) {
 	res := probeFiles(t, nil, "route-90-10.yaml", "gateway.yaml")
 	want := []GatewayRoute{
 		{VirtualService: "default/reviews-gateway", Gateway: "default/reviews-gateway", Route: "#0",
-			Declared: map[string]int{"v1": 80, "v2": 20}, Istio: map[string]int{"v1": 80, "v2": 20}},
+			Declared: map[string]int{"v1": 80, "v2": 20}, Istio: map[string]int{"v1": 80, "v2": 20}, IstioRoutes: 2},
 		{VirtualService: "default/reviews-gateway", Gateway: "default/reviews-gateway", Route: "rest",
-			Declared: map[string]int{noSubset: 100}, Istio: map[string]int{noSubset: 100}},
+			Declared: map[string]int{noSubset: 100}, Istio: map[string]int{noSubset: 100}, IstioRoutes: 1},
 	}
 	if !reflect.DeepEqual(res.Gateways, want) {
 		t.Errorf("gateways:\n got %+v\nwant %+v", res.Gateways, want)
@@ -197,6 +197,60 @@ func TestGatewayRoutes(t *testing.T) {
 	// The mesh route is the VirtualService named after the component, not
 	// the gateway's.
 	assertWeights(t, "istio", res.Istio, map[string]int{"v1": 90, "v2": 10})
+}
+
+// TestGatewayDelegate checks a gateway's routes when its VirtualService
+// delegates them, as the istio-gateway and canary-traffic traits render them
+// together: each of the delegate's routes is reported, with the routes Istio
+// generates from it merged with the root's two URI matches.
+func TestGatewayDelegate(t *testing.T) {
+	delegated := func(route string, declared, istio map[string]int, routes int) GatewayRoute {
+		return GatewayRoute{VirtualService: "default/reviews-gateway", Gateway: "default/reviews-gateway",
+			Delegate: "default/reviews-gateway-routes", Route: route, Declared: declared, Istio: istio, IstioRoutes: routes}
+	}
+	v2 := map[string]int{"v2": 100}
+	for _, c := range []struct {
+		name  string
+		files []string
+		want  []GatewayRoute
+	}{
+		// The header match conflicts with neither URI match: a route for
+		// each, as for the route without matches.
+		{"delegate", []string{"gateway-delegate.yaml", "gateway-delegate-routes.yaml"}, []GatewayRoute{
+			delegated("canary-match", v2, v2, 2),
+			delegated("canary-traffic", map[string]int{"v1": 80, "v2": 20}, map[string]int{"v1": 80, "v2": 20}, 2),
+		}},
+		{"conflicts", []string{"gateway-delegate.yaml", "gateway-delegate-routes.yaml", "gateway-delegate-conflicts.yaml"}, []GatewayRoute{
+			delegated("static-v2", v2, v2, 1),
+			delegated("api", map[string]int{"v1": 100}, map[string]int{}, 0),
+			delegated("user-or-page", map[string]int{"v1": 50, "v2": 50}, map[string]int{"v1": 50, "v2": 50}, 3),
+			delegated("user-or-api", v2, map[string]int{}, 0),
+			delegated("canary-traffic", map[string]int{"v1": 70, "v2": 30}, map[string]int{"v1": 70, "v2": 30}, 2),
+		}},
+		{"missing", []string{"route-90-10.yaml", "gateway-delegate.yaml"}, []GatewayRoute{
+			{VirtualService: "default/reviews-gateway", Gateway: "default/reviews-gateway", Delegate: "default/reviews-gateway-routes",
+				DelegateMissing: true, Route: "#0", Declared: map[string]int{}, Istio: map[string]int{}},
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res := probeFiles(t, nil, c.files...)
+			if !reflect.DeepEqual(res.Gateways, c.want) {
+				t.Errorf("gateways:\n got %+v\nwant %+v", res.Gateways, c.want)
+			}
+			if c.name != "delegate" {
+				return
+			}
+			// The mesh route is the component's VirtualService, alike.
+			assertWeights(t, "istio", res.Istio, map[string]int{"v1": 80, "v2": 20})
+			// A delegate has no hosts and no gateways; the analyzers take it
+			// as such.
+			for _, m := range res.Analyzers {
+				if m.Level == "Warning" || m.Level == "Error" {
+					t.Errorf("analyzer: %+v", m)
+				}
+			}
+		})
+	}
 }
 
 // TestText: the lines `-o text` prints for people.
@@ -213,6 +267,29 @@ func TestText(t *testing.T) {
 		"Istio's analyzers:\n  Error IST0101 VirtualService reviews.default: no subset v3\n"
 	if got := r.Text(); got != want {
 		t.Errorf("text:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestGatewayText: a gateway route's line, its own, a delegate's, one whose
+// delegate is missing.
+func TestGatewayText(t *testing.T) {
+	gw := GatewayRoute{VirtualService: "default/reviews-gateway", Gateway: "default/reviews-gateway", Route: "#0",
+		Declared: map[string]int{"v1": 80, "v2": 20}, Istio: map[string]int{"v1": 80, "v2": 20}, IstioRoutes: 2}
+	delegated := gw
+	delegated.Delegate, delegated.Route = "default/reviews-gateway-routes", "canary-traffic"
+	missing := GatewayRoute{VirtualService: "default/reviews-gateway", Gateway: "default/reviews-gateway", Route: "#0",
+		Delegate: "default/reviews-gateway-routes", DelegateMissing: true, Declared: map[string]int{}, Istio: map[string]int{}}
+	for _, c := range []struct {
+		route GatewayRoute
+		want  string
+	}{
+		{gw, "gateway default/reviews-gateway, default/reviews-gateway route #0: v1 80%, v2 20% (declared: v1 80%, v2 20%)\n"},
+		{delegated, "gateway default/reviews-gateway, default/reviews-gateway delegate default/reviews-gateway-routes route canary-traffic: v1 80%, v2 20% (declared: v1 80%, v2 20%)\n"},
+		{missing, "gateway default/reviews-gateway, default/reviews-gateway route #0: delegate default/reviews-gateway-routes not found, Istio drops the route\n"},
+	} {
+		if got := gatewayText(c.route); got != c.want {
+			t.Errorf("got %q, want %q", got, c.want)
+		}
 	}
 }
 

@@ -32,7 +32,7 @@ func (r *Result) Text() string {
 		fmt.Fprintf(&b, "Istio's mirror: %s (declared: %s); mirrored requests' answers are discarded, not measured\n", mirrorText(r.IstioMirror), mirrorText(r.DeclaredMirror))
 	}
 	for _, g := range r.Gateways {
-		fmt.Fprintf(&b, "gateway %s, %s route %s: %s (declared: %s)\n", g.Gateway, g.VirtualService, g.Route, percents(g.Istio), percents(g.Declared))
+		b.WriteString(gatewayText(g))
 	}
 	var problems []string
 	for _, m := range r.Analyzers {
@@ -46,6 +46,18 @@ func (r *Result) Text() string {
 		fmt.Fprintf(&b, "Istio's analyzers:\n%s\n", strings.Join(problems, "\n"))
 	}
 	return b.String()
+}
+
+// gatewayText is a gateway route's line; a delegate's route is named in the
+// delegate, after the VirtualService that delegates to it.
+func gatewayText(g GatewayRoute) string {
+	switch {
+	case g.DelegateMissing:
+		return fmt.Sprintf("gateway %s, %s route %s: delegate %s not found, Istio drops the route\n", g.Gateway, g.VirtualService, g.Route, g.Delegate)
+	case g.Delegate != "":
+		return fmt.Sprintf("gateway %s, %s delegate %s route %s: %s (declared: %s)\n", g.Gateway, g.VirtualService, g.Delegate, g.Route, percents(g.Istio), percents(g.Declared))
+	}
+	return fmt.Sprintf("gateway %s, %s route %s: %s (declared: %s)\n", g.Gateway, g.VirtualService, g.Route, percents(g.Istio), percents(g.Declared))
 }
 
 func mirrorText(m *Mirror) string {

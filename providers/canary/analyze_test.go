@@ -99,3 +99,28 @@ func TestAnalyzeRejectsBadPropertiesBeforeReadingAnything(t *testing.T) {
 	assert.Contains(t, err.Error(), "metrics[0].template")
 	assert.Empty(t, f.actions(), "nothing read or written")
 }
+
+// While vela-core runs the first steps of a new release, the Application's
+// status still shows the run before it: that run's abort is not the new
+// one's. A step of the aborted run itself rolls back.
+func TestPlanHonoursAnAbortOfItsOwnRevisionOnly(t *testing.T) {
+	runs := &workflowruntest.Runs{Run: workflowrun.Run{Namespace: testNS, App: testApp, UID: "u1", ID: "book-info-v2@2026-11-29T21:00:00Z",
+		Revision: "book-info-v2", AbortRequested: true, AbortReason: "green answers 500s"}}
+	live := func() fixture {
+		return withAnalysis(newFixture(t, deployment("v1", 2, 2), deployment("v2", 1, 1), virtualService(r("v1", 90), r("v2", 10)), destinationRule("v1", "v2")), runs)
+	}
+	_, ctx := ktesting.NewTestContext(t)
+
+	in := planStep(t, ptr(0), wt("reviews-v1", 90), wt("reviews-v2", 10))
+	in.Revision = "book-info-v3"
+	res, err := live().Plan(ctx, in)
+	require.NoError(t, err)
+	assert.Empty(t, res.Aborted, "a new release is not aborted")
+	assert.Equal(t, "reviews-v2", res.Patch.Name)
+
+	in.Revision = "book-info-v2"
+	res, err = live().Plan(ctx, in)
+	require.NoError(t, err)
+	assert.Equal(t, "green answers 500s", res.Aborted)
+	assert.Equal(t, "reviews-v1", res.Patch.Name, "the aborted run rolls back")
+}

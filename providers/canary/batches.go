@@ -1,6 +1,9 @@
 package canary
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // batchReplicas returns how many instances the new version has once the
 // batches up to and including partition have rolled, checking the step's
@@ -47,4 +50,19 @@ func rangeText(last int) string {
 		return "0"
 	}
 	return fmt.Sprintf("0 to %d", last)
+}
+
+// scaleDownDelay is the rollout trait's scaleDownDelay; 0 when not given.
+func (s RolloutSpec) scaleDownDelay(component string) (time.Duration, error) {
+	if s.ScaleDownDelay == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s.ScaleDownDelay)
+	switch {
+	case err != nil:
+		return 0, inputErrorf("component %s: rollout.scaleDownDelay: %q is not a duration; use a number with a unit, such as 30s, 5m or 1h30m", component, s.ScaleDownDelay)
+	case d < 0:
+		return 0, inputErrorf("component %s: rollout.scaleDownDelay: %q is negative; use 0 or more, such as 30s", component, s.ScaleDownDelay)
+	}
+	return d, nil
 }

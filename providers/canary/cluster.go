@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"time"
 
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -22,6 +23,15 @@ type Clients struct {
 	// Analysis serves the analyze function and lets Plan see an aborted
 	// run; nil in a provider without it.
 	Analysis *Analysis
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+}
+
+func (cl Clients) now() time.Time {
+	if cl.Now == nil {
+		return time.Now()
+	}
+	return cl.Now()
 }
 
 // router reads and renders the components' routes.

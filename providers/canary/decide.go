@@ -1,6 +1,8 @@
 package canary
 
 import (
+	"time"
+
 	"github.com/istio-canary/istio-canary/internal/contract"
 	"github.com/istio-canary/istio-canary/providers/router"
 )
@@ -16,6 +18,11 @@ type decision struct {
 	phase      string
 	routeReady bool            // routes may change now
 	requests   router.Requests // routes by request content once routeReady
+	// completedAt is when the traffic moved to the canary for good, and
+	// hold how long retire still waits after the routes: both set only
+	// when the rollout trait has a scaleDownDelay.
+	completedAt time.Time
+	hold        time.Duration
 }
 
 // decide chooses what the step's action wants.
@@ -45,6 +52,9 @@ func (o *observation) rollout() (*decision, error) {
 	}
 	if len(in.WeightedTargets) > 0 && !o.routed {
 		return nil, inputErrorf("traffic.weightedTargets: component %s has no canary-traffic trait, so its traffic cannot be split; add canary-traffic to it or leave traffic out", in.Component)
+	}
+	if o.delay > 0 && !o.routed {
+		return nil, inputErrorf("rollout.scaleDownDelay: component %s has no canary-traffic trait, so its Service sends requests to the pods of every version and an old version kept after the switch would go on serving; add canary-traffic to it or leave scaleDownDelay out", in.Component)
 	}
 	if (len(in.Match) > 0 || in.Mirror != nil) && !o.routed {
 		return nil, inputErrorf("traffic.%s: component %s has no canary-traffic trait, so its requests cannot be routed by content or mirrored; add canary-traffic to it or leave traffic.match and traffic.mirror out", map[bool]string{true: "match", false: "mirror"}[len(in.Match) > 0], in.Component)
@@ -79,7 +89,12 @@ func (o *observation) rollout() (*decision, error) {
 		}
 	}
 	if stableW > 0 && stableN == 0 {
-		return nil, inputErrorf("traffic.weightedTargets: version %s of component %s would get %d%% of the traffic, but this batchPartition leaves it no instances; give it weight 0 or choose an earlier batchPartition", o.stable.Version, in.Component, stableW)
+		// Blue-green: the new version at full size beside the old one,
+		// which keeps serving with the instances it has (a preview).
+		if o.stable.Replicas == 0 {
+			return nil, inputErrorf("traffic.weightedTargets: version %s of component %s would get %d%% of the traffic, but it has no instances left; give it weight 0", o.stable.Version, in.Component, stableW)
+		}
+		stableN = o.stable.Replicas
 	}
 	for _, dst := range []contract.Destination{{Version: o.stable.Version, Weight: stableW}, {Version: o.rendered.Version, Weight: canaryW}} {
 		if dst.Weight > 0 {
@@ -89,6 +104,15 @@ func (o *observation) rollout() (*decision, error) {
 	d.retire, d.retireTo = o.stable, stableN
 	if stableN == 0 && canaryW == 100 {
 		d.phase = contract.PhaseCompleted
+		if o.delay > 0 {
+			// The old version stays whole for a while, so that a rollback
+			// finds it serving-ready: counted from the switch.
+			d.completedAt = o.completedAt
+			if d.completedAt.IsZero() {
+				d.completedAt = o.now.UTC().Truncate(time.Second)
+			}
+			d.hold = max(0, d.completedAt.Add(o.delay).Sub(o.now))
+		}
 	}
 	// Never move weight onto a stable version without a ready instance;
 	// moving weight off it is always allowed.

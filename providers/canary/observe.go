@@ -3,6 +3,7 @@ package canary
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/istio-canary/istio-canary/internal/contract"
 	"github.com/istio-canary/istio-canary/providers/router"
@@ -22,6 +23,11 @@ type observation struct {
 	subsets  []string               // live subsets, sorted
 	routed   bool                   // the component's traffic goes through the mesh
 	port     int                    // canary-traffic's port; 0 without the trait
+	now      time.Time
+	delay    time.Duration // the rollout trait's scaleDownDelay
+	// completedAt is when the steps completed this canary's rollout, as the
+	// live routes record it; zero when they record anything else.
+	completedAt time.Time
 }
 
 // liveRouting is the component's routing as the router read it, kept to
@@ -74,6 +80,10 @@ func (cl Clients) observe(ctx context.Context, in *PlanParams) (*observation, *l
 	}
 	o.roles = contract.DecideRoles(o.rolesInput(contract.RecordedIn(r.routes.Annotations)))
 	o.stable = live[o.roles.Stable] // nil when the stable version is gone
+	a := r.routes.Annotations
+	if t, ok := contract.CompletedAt(a); ok && a[contract.AnnotationCanary] == rendered.Version && a[contract.AnnotationPhase] == contract.PhaseCompleted {
+		o.completedAt = t
+	}
 	return o, r, nil
 }
 

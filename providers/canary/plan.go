@@ -30,9 +30,12 @@ func (cl Clients) Plan(ctx context.Context, in *PlanParams) (*PlanResult, error)
 	if err != nil {
 		return nil, err
 	}
-	o.match = match
+	o.match, o.now = match, cl.now()
 	if in.Rollout.TargetSize < 1 {
 		return nil, inputErrorf("component %s: rollout.targetSize is %d; it must be at least 1", in.Component, in.Rollout.TargetSize)
+	}
+	if o.delay, err = in.Rollout.scaleDownDelay(in.Component); err != nil {
+		return nil, err
 	}
 	d, err := o.decide()
 	if err != nil {
@@ -59,7 +62,7 @@ func (cl Clients) aborted(ctx context.Context, in *PlanParams) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if !run.AbortRequested {
+	if !run.AbortRequested || (in.Revision != "" && run.Revision != in.Revision) {
 		return "", nil
 	}
 	if run.AbortReason == "" {

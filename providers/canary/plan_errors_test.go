@@ -152,13 +152,44 @@ func TestPlanRejectsBadInput(t *testing.T) {
 			want: []string{"rollout.targetSize is 0"},
 		},
 		{
-			name: "weight to the stable version when the batch leaves it no instances",
+			name: "weight to a stable version without instances",
+			live: []runtime.Object{deployment("v1", 0, 0), deployment("v2", 2, 2), virtualService(r("v2", 100)), destinationRule("v1", "v2")},
 			params: func(t *testing.T) *PlanParams {
 				p := step1(t, wt("reviews-v1", 10), wt("reviews-v2", 90))
 				p.BatchPartition = ptr(1)
 				return p
 			},
-			want: []string{"traffic.weightedTargets:", "version v1 of component reviews would get 10%", "no instances"},
+			want: []string{"traffic.weightedTargets:", "version v1 of component reviews would get 10%", "no instances left"},
+		},
+		{
+			name:   "scaleDownDelay not a duration",
+			params: func(t *testing.T) *PlanParams { p := step1(t); p.Rollout.ScaleDownDelay = "30 seconds"; return p },
+			want:   []string{"rollout.scaleDownDelay:", `"30 seconds" is not a duration`, "30s"},
+		},
+		{
+			name:   "negative scaleDownDelay",
+			params: func(t *testing.T) *PlanParams { p := step1(t); p.Rollout.ScaleDownDelay = "-5m"; return p },
+			want:   []string{"rollout.scaleDownDelay:", `"-5m" is negative`},
+		},
+		{
+			name: "scaleDownDelay on a rollback checks it too",
+			params: func(t *testing.T) *PlanParams {
+				p := rollbackStep(t)
+				p.Rollout.ScaleDownDelay = "soon"
+				return p
+			},
+			want: []string{"rollout.scaleDownDelay:", `"soon" is not a duration`},
+		},
+		{
+			name: "scaleDownDelay without canary-traffic",
+			live: []runtime.Object{deployment("v1", 2, 2)},
+			params: func(t *testing.T) *PlanParams {
+				p := planStep(t, ptr(0))
+				p.Traffic = nil
+				p.Rollout.ScaleDownDelay = "30s"
+				return p
+			},
+			want: []string{"rollout.scaleDownDelay:", "no canary-traffic trait", "leave scaleDownDelay out"},
 		},
 		{
 			name: "weightedTargets without canary-traffic and without a VirtualService",

@@ -3,9 +3,11 @@ package canary
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/istio-canary/istio-canary/internal/contract"
 	"github.com/istio-canary/istio-canary/providers/router"
@@ -46,7 +48,10 @@ func (o *observation) render(d *decision, live *liveRouting) (*PlanResult, error
 	if d.retire != nil {
 		res.Retire = &Retire{Name: d.retire.Name, Replicas: d.retireTo}
 		done = done && d.retire.Replicas == d.retireTo
-		res.RetireNow = d.routeReady || d.retireTo > d.retire.Replicas
+		res.RetireNow = (d.routeReady && d.hold == 0) || d.retireTo > d.retire.Replicas
+		if d.routeReady && d.hold > 0 && d.retireTo < d.retire.Replicas {
+			res.HoldSeconds = int(math.Ceil(d.hold.Seconds()))
+		}
 	}
 	res.Done = done
 	res.Message = o.message(d, ready)
@@ -82,6 +87,9 @@ func (o *observation) renderTraffic(d *decision, live *liveRouting, res *PlanRes
 	annotations := map[string]string{contract.AnnotationCanary: o.rendered.Version, contract.AnnotationPhase: d.phase}
 	if o.stable != nil {
 		annotations[contract.AnnotationStable] = o.stable.Version
+	}
+	if !d.completedAt.IsZero() {
+		annotations[contract.AnnotationCompletedAt] = d.completedAt.Format(time.RFC3339)
 	}
 	if res.VirtualService, err = live.router.SetRoutes(live.routes, router.RouteChange{Destinations: d.dests, Port: o.port, Annotations: annotations, Requests: d.requests}); err != nil {
 		return err
@@ -158,6 +166,10 @@ func (o *observation) message(d *decision, ready bool) string {
 	parts := []string{fmt.Sprintf("%s %d/%d ready", d.target.Name, d.replicas, d.replicas)}
 	if d.retire != nil {
 		parts = append(parts, fmt.Sprintf("%s %s", d.retire.Name, plural(d.retireTo, "instance", "instances")))
+	}
+	if d.retire != nil && d.hold > 0 && d.retireTo < d.retire.Replicas {
+		parts[len(parts)-1] = fmt.Sprintf("%s kept at %s for a rollback until %s (scaleDownDelay %s)", d.retire.Name,
+			plural(d.retire.Replicas, "instance", "instances"), d.completedAt.Add(o.delay).Format(time.RFC3339), o.delay)
 	}
 	msg := fmt.Sprintf("%s: %s", c, strings.Join(parts, ", "))
 	if o.routed {

@@ -24,6 +24,9 @@ type RolloutSpec struct {
 	TargetSize     int     `json:"targetSize"`
 	RolloutBatches []Batch `json:"rolloutBatches,omitempty"`
 	Version        string  `json:"version,omitempty"`
+	// ScaleDownDelay is how long the version phased out keeps its instances
+	// once the new one has all the traffic (a Go duration; "" is 0).
+	ScaleDownDelay string `json:"scaleDownDelay,omitempty"`
 }
 
 // WeightedTarget is one entry of the step's traffic.weightedTargets.
@@ -46,6 +49,11 @@ type Caller struct {
 type PlanParams struct {
 	Caller
 	Action Action `json:"action"`
+	// Revision is the Application revision the step runs for
+	// (context.appRevision). While vela-core runs the first steps of a new
+	// revision, the Application's status still describes the run before
+	// it: an abort of that run must not roll the new one back.
+	Revision string `json:"revision,omitempty"`
 	// Workload is the component's Deployment as the Application renders it now.
 	Workload map[string]any `json:"workload"`
 	Rollout  RolloutSpec    `json:"rollout"`
@@ -118,6 +126,10 @@ type PlanResult struct {
 	// RetireNow is true when the step may scale Retire now: after the routes,
 	// or at once when it gives the version instances back.
 	RetireNow bool `json:"retireNow"`
+	// HoldSeconds is how long the step waits before it scales Retire: the
+	// rest of the rollout trait's scaleDownDelay, during which a rollback
+	// finds the old version whole.
+	HoldSeconds int `json:"holdSeconds,omitempty"`
 	// Aborted is why the workflow run was aborted: the plan rolls back
 	// instead, and the step fails with this once it is done.
 	Aborted string `json:"aborted,omitempty"`

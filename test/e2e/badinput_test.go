@@ -59,9 +59,9 @@ var badInputs = []badInput{
 	{"same version name, different pod template", func(a map[string]any) {
 		traitProps(a, "reviews", "rollout")["version"] = "v1"
 	}, []string{"rollout.version", `"v1"`, "different pod template"}},
-	{"weight to a version the batch leaves without instances", func(a map[string]any) {
-		stepProps(a, "rollout-1st-batch")["batchPartition"] = 1
-	}, []string{"traffic.weightedTargets", "no instances"}},
+	{"scaleDownDelay not a duration", func(a map[string]any) {
+		traitProps(a, "reviews", "rollout")["scaleDownDelay"] = "30 seconds"
+	}, []string{"scaleDownDelay", `"30 seconds" is not a duration`}},
 	{"unknown request match key", func(a map[string]any) {
 		trafficProps(a)["match"] = []any{map[string]any{"hedaers": map[string]any{"x-canary": map[string]any{"exact": "true"}}}}
 	}, []string{"traffic.match[0]", `unknown key "hedaers"`, "headers"}},

@@ -68,6 +68,12 @@ const RouteName = "canary-traffic"
 // the weights.
 const MatchRouteName = "canary-match"
 
+// GatewayRoutesName is the name of the VirtualService, rendered by
+// canary-traffic, that the route of the component's istio-gateway delegates
+// to when the component has both traits: it carries the same routes as the
+// component's VirtualService, so ingress traffic is split alike.
+func GatewayRoutesName(component string) string { return component + "-gateway-routes" }
+
 // DeploymentName is the name of the Deployment that runs a version of a component.
 func DeploymentName(component, version string) string {
 	return component + "-" + version

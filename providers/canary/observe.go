@@ -36,6 +36,7 @@ type liveRouting struct {
 	router  router.Router
 	routes  *router.Routes
 	subsets *router.Subsets
+	gateway *router.Routes // the gateway route's delegate; nil without istio-gateway
 }
 
 // observe reads the component's live versions and routes.
@@ -60,6 +61,11 @@ func (cl Clients) observe(ctx context.Context, in *PlanParams) (*observation, *l
 	}
 	if r.subsets, err = r.router.GetSubsets(ctx, in.routed()); err != nil {
 		return nil, nil, routerError(err)
+	}
+	if in.Gateway != nil && in.Traffic != nil {
+		if r.gateway, err = r.router.GetGatewayRoutes(ctx, in.routed()); err != nil {
+			return nil, nil, routerError(err)
+		}
 	}
 	if in.Traffic != nil && !r.routes.Served {
 		// The trait's VirtualService cannot be applied either; installing

@@ -709,7 +709,7 @@ func TestPlanWithoutTraffic(t *testing.T) {
 		res, err := f.Plan(ctx, p(t))
 		require.NoError(t, err)
 		patch := throughJSON[map[string]any](t, res)["patch"].(map[string]any)
-		require.Equal(t, []string{"annotations", "http", "labels", "name", "replicas", "selector", "subsets", "template"}, sortedKeys(patch))
+		require.Equal(t, []string{"annotations", "gatewayHTTP", "http", "labels", "name", "replicas", "selector", "subsets", "template"}, sortedKeys(patch))
 		require.Equal(t, []any{}, patch["http"])
 		require.Equal(t, []any{}, patch["subsets"])
 	})

@@ -33,6 +33,7 @@ func (o *observation) render(d *decision, live *liveRouting) (*PlanResult, error
 			Template:    orEmptyMap(d.target.Template),
 			HTTP:        []any{},
 			Subsets:     []any{},
+			GatewayHTTP: []any{},
 		},
 	}
 	if o.stable != nil {
@@ -44,6 +45,9 @@ func (o *observation) render(d *decision, live *liveRouting) (*PlanResult, error
 			return nil, err
 		}
 		done = done && slices.Equal(o.routes, d.dests) && slices.Equal(o.subsets, d.subsets()) && sameRequests(o.requests, d.requests)
+		if g := live.gateway; g != nil {
+			done = done && slices.Equal(g.Destinations, d.dests) && sameRequests(g.Requests, d.requests)
+		}
 	}
 	if d.retire != nil {
 		res.Retire = &Retire{Name: d.retire.Name, Replicas: d.retireTo}
@@ -81,8 +85,20 @@ func (o *observation) renderTraffic(d *decision, live *liveRouting, res *PlanRes
 	}
 	res.Patch.HTTP = specList(vs, "http")
 	res.Patch.Subsets = specList(dr, "subsets")
+	if live.gateway != nil {
+		gw, err := live.router.SetGatewayRoutes(live.gateway, live.routes, router.RouteChange{Destinations: patchRoutes, Port: o.in.Gateway.Port, Requests: patchRequests})
+		if err != nil {
+			return err
+		}
+		res.Patch.GatewayHTTP = specList(gw, "http")
+	}
 	if !d.routeReady {
 		return nil
+	}
+	if live.gateway != nil {
+		if res.GatewayRoutes, err = live.router.SetGatewayRoutes(live.gateway, live.routes, router.RouteChange{Destinations: d.dests, Port: o.in.Gateway.Port, Requests: d.requests}); err != nil {
+			return err
+		}
 	}
 	annotations := map[string]string{contract.AnnotationCanary: o.rendered.Version, contract.AnnotationPhase: d.phase}
 	if o.stable != nil {

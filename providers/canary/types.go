@@ -65,6 +65,10 @@ type PlanParams struct {
 	Components []string `json:"components,omitempty"`
 	// Traffic holds the canary-traffic trait's properties; nil without it.
 	Traffic *TrafficSpec `json:"traffic,omitempty"`
+	// Gateway holds the istio-gateway trait's properties when the component
+	// has it beside canary-traffic: its route delegates to a VirtualService
+	// that the plan keeps split as the component's; nil otherwise.
+	Gateway *GatewaySpec `json:"gateway,omitempty"`
 	// Match are the step's traffic.match: requests that go to the canary
 	// whatever the weights, in Istio's HTTPMatchRequest shape. nil keeps
 	// the live ones while they serve the same canary; empty drops them.
@@ -76,6 +80,12 @@ type PlanParams struct {
 
 // TrafficSpec holds the canary-traffic trait's properties.
 type TrafficSpec struct {
+	Port int `json:"port"`
+}
+
+// GatewaySpec holds the istio-gateway trait's properties the plan needs.
+type GatewaySpec struct {
+	// Port is the component's port the gateway sends requests to.
 	Port int `json:"port"`
 }
 
@@ -94,6 +104,9 @@ type WorkloadPatch struct {
 	// subsets that canary-traffic renders; empty without canary-traffic.
 	HTTP    []any `json:"http"`
 	Subsets []any `json:"subsets"`
+	// GatewayHTTP replaces the routes of the VirtualService the component's
+	// gateway route delegates to; empty without istio-gateway.
+	GatewayHTTP []any `json:"gatewayHTTP"`
 }
 
 // Retire asks the step to scale the version being phased out.
@@ -122,6 +135,9 @@ type PlanResult struct {
 	Workload        map[string]any `json:"workload,omitempty"`
 	VirtualService  map[string]any `json:"virtualService,omitempty"`
 	DestinationRule map[string]any `json:"destinationRule,omitempty"`
+	// GatewayRoutes is the VirtualService the gateway route delegates to,
+	// to apply with VirtualService.
+	GatewayRoutes map[string]any `json:"gatewayRoutes,omitempty"`
 	Retire          *Retire        `json:"retire,omitempty"`
 	// RetireNow is true when the step may scale Retire now: after the routes,
 	// or at once when it gives the version instances back.

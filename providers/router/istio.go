@@ -67,7 +67,18 @@ func through[T any, S any](apiVersion string, get func(context.Context, string, 
 
 // GetRoutes reads the component's VirtualService.
 func (r Istio) GetRoutes(ctx context.Context, c Component) (*Routes, error) {
-	vs, err := getServed(ctx, c, "VirtualService",
+	return r.getRoutes(ctx, c, c.Name)
+}
+
+// GetGatewayRoutes reads the VirtualService that the component's ingress
+// gateway route delegates to.
+func (r Istio) GetGatewayRoutes(ctx context.Context, c Component) (*Routes, error) {
+	return r.getRoutes(ctx, c, contract.GatewayRoutesName(c.Name))
+}
+
+// getRoutes reads a VirtualService of the component by name.
+func (r Istio) getRoutes(ctx context.Context, c Component, name string) (*Routes, error) {
+	vs, err := getServed(ctx, c, name, "VirtualService",
 		through(apiV1, r.Client.NetworkingV1().VirtualServices(c.Namespace).Get,
 			func(o *networkingv1.VirtualService) (metav1.ObjectMeta, *networkingv1alpha3.VirtualService) {
 				return o.ObjectMeta, &o.Spec
@@ -80,7 +91,7 @@ func (r Istio) GetRoutes(ctx context.Context, c Component) (*Routes, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Routes{Component: c, Served: vs.apiVersion != "", Found: vs.spec != nil, live: vs}
+	out := &Routes{Component: c, Name: name, Served: vs.apiVersion != "", Found: vs.spec != nil, live: vs}
 	if !out.Found {
 		return out, nil
 	}
@@ -95,7 +106,7 @@ func (r Istio) GetRoutes(ctx context.Context, c Component) (*Routes, error) {
 	if m := contract.ReadMatches(vs.spec); m != nil && len(m.Match) > 0 {
 		out.Requests.Version = m.Version
 		if err := roundTrip(m.Match, &out.Requests.Match); err != nil {
-			return nil, fmt.Errorf("read VirtualService %s/%s route %s: %w", c.Namespace, c.Name, contract.MatchRouteName, err)
+			return nil, fmt.Errorf("read VirtualService %s/%s route %s: %w", c.Namespace, name, contract.MatchRouteName, err)
 		}
 	}
 	return out, nil
@@ -103,7 +114,7 @@ func (r Istio) GetRoutes(ctx context.Context, c Component) (*Routes, error) {
 
 // GetSubsets reads the component's DestinationRule.
 func (r Istio) GetSubsets(ctx context.Context, c Component) (*Subsets, error) {
-	dr, err := getServed(ctx, c, "DestinationRule",
+	dr, err := getServed(ctx, c, c.Name, "DestinationRule",
 		through(apiV1, r.Client.NetworkingV1().DestinationRules(c.Namespace).Get,
 			func(o *networkingv1.DestinationRule) (metav1.ObjectMeta, *networkingv1alpha3.DestinationRule) {
 				return o.ObjectMeta, &o.Spec
@@ -124,14 +135,14 @@ func (r Istio) GetSubsets(ctx context.Context, c Component) (*Subsets, error) {
 	return out, nil
 }
 
-// getServed reads the object of a kind named after the component through the
+// getServed reads the component's object of a kind and name through the
 // first API version the cluster serves. The object it returns has that
 // version ("" when none is served) and a nil spec when the object does not
 // exist; one that belongs to someone else is refused with a NotOwnedError.
-func getServed[S any](ctx context.Context, c Component, kind string, versions ...getter[S]) (*object[S], error) {
+func getServed[S any](ctx context.Context, c Component, name, kind string, versions ...getter[S]) (*object[S], error) {
 	logger := klog.FromContext(ctx)
 	for _, g := range versions {
-		m, spec, err := g.get(ctx, c.Name)
+		m, spec, err := g.get(ctx, name)
 		switch {
 		case notServed(err):
 			logger.V(2).Info("API not served", "apiVersion", g.apiVersion, "kind", kind)
@@ -139,9 +150,9 @@ func getServed[S any](ctx context.Context, c Component, kind string, versions ..
 		case apierrors.IsNotFound(err):
 			return &object[S]{apiVersion: g.apiVersion}, nil
 		case err != nil:
-			return nil, fmt.Errorf("get %s %s/%s: %w", kind, c.Namespace, c.Name, err)
+			return nil, fmt.Errorf("get %s %s/%s: %w", kind, c.Namespace, name, err)
 		case !c.owns(m.Labels):
-			return nil, &NotOwnedError{Kind: kind, Component: c}
+			return nil, &NotOwnedError{Kind: kind, Name: name, Component: c}
 		}
 		return &object[S]{apiVersion: g.apiVersion, meta: m, spec: spec}, nil
 	}

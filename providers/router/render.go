@@ -24,7 +24,30 @@ func (r Istio) SetRoutes(live *Routes, want RouteChange) (map[string]any, error)
 		return nil, fmt.Errorf("read VirtualService %s/%s: %w", c.Namespace, c.Name, err)
 	}
 	spec["http"] = http
-	return manifest(live.live.apiVersion, "VirtualService", c, live.live.meta, spec, want.Annotations), nil
+	return manifest(live.live.apiVersion, "VirtualService", c.Name, c, live.live.meta, spec, want.Annotations), nil
+}
+
+// SetGatewayRoutes renders the VirtualService an ingress gateway route
+// delegates to: no hosts (Istio takes only a VirtualService without hosts as
+// a delegate), exported to its own namespace (where its root is), and the
+// routes of the component's VirtualService as SetRoutes renders them, each
+// of ours on want's port. Istio merges the root route's URI matches into
+// each of them.
+func (r Istio) SetGatewayRoutes(live, mesh *Routes, want RouteChange) (map[string]any, error) {
+	c := live.Component
+	http, err := mesh.http(want)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := liveSpec(live.Found, live.live.spec, map[string]any{})
+	if err != nil {
+		return nil, fmt.Errorf("read VirtualService %s/%s: %w", c.Namespace, live.Name, err)
+	}
+	delete(spec, "hosts")
+	delete(spec, "gateways")
+	spec["exportTo"] = []any{"."}
+	spec["http"] = http
+	return manifest(live.live.apiVersion, "VirtualService", live.Name, c, live.live.meta, spec, nil), nil
 }
 
 // http is the VirtualService's spec.http with the owned route set to want.
@@ -97,7 +120,7 @@ func (r Istio) SetSubsets(live *Subsets, versions []string) (map[string]any, err
 		subsets = append(subsets, map[string]any{"name": v, "labels": map[string]any{contract.LabelVersion: v}})
 	}
 	spec["subsets"] = subsets
-	return manifest(live.live.apiVersion, "DestinationRule", c, live.live.meta, spec, nil), nil
+	return manifest(live.live.apiVersion, "DestinationRule", c.Name, c, live.live.meta, spec, nil), nil
 }
 
 // liveSpec is the live object's spec as plain JSON values, or fresh when
@@ -114,7 +137,7 @@ func liveSpec(found bool, live any, fresh map[string]any) (map[string]any, error
 // manifest is an object to apply: the live metadata that its owners wrote
 // (none of what the API server sets), the component's labels and the
 // annotations given over the live ones.
-func manifest(apiVersion, kind string, c Component, live metav1.ObjectMeta, spec map[string]any, annotations map[string]string) map[string]any {
+func manifest(apiVersion, kind, name string, c Component, live metav1.ObjectMeta, spec map[string]any, annotations map[string]string) map[string]any {
 	if apiVersion == "" { // no API served: render for the current one
 		apiVersion = apiV1
 	}
@@ -130,7 +153,7 @@ func manifest(apiVersion, kind string, c Component, live metav1.ObjectMeta, spec
 		"apiVersion": apiVersion,
 		"kind":       kind,
 		"metadata": map[string]any{
-			"name":        c.Name,
+			"name":        name,
 			"namespace":   c.Namespace,
 			"labels":      labels,
 			"annotations": merged,

@@ -29,6 +29,13 @@ type Router interface {
 	// SetSubsets renders the DestinationRule with one subset per version,
 	// built on the live one.
 	SetSubsets(live *Subsets, versions []string) (map[string]any, error)
+	// GetGatewayRoutes reads the VirtualService that the component's
+	// ingress gateway route delegates to.
+	GetGatewayRoutes(ctx context.Context, c Component) (*Routes, error)
+	// SetGatewayRoutes renders that delegate, built on its live object: the
+	// routes SetRoutes renders on mesh, the component's VirtualService, with
+	// want's port, so that ingress traffic is split as the mesh's is.
+	SetGatewayRoutes(live, mesh *Routes, want RouteChange) (map[string]any, error)
 }
 
 // Component is a routed component of an Application. Its VirtualService and
@@ -47,6 +54,9 @@ func (c Component) owns(labels map[string]string) bool {
 // Routes is a component's VirtualService as a Router read it.
 type Routes struct {
 	Component Component
+	// Name is the VirtualService's: the component's, or its gateway
+	// routes' (contract.GatewayRoutesName).
+	Name string
 	// Served is false when the cluster serves no API for VirtualServices
 	// (Istio is not installed).
 	Served bool
@@ -106,11 +116,12 @@ type RouteChange struct {
 // someone else: applying the component would take it over.
 type NotOwnedError struct {
 	Kind      string
+	Name      string
 	Component Component
 }
 
 func (e *NotOwnedError) Error() string {
 	c := e.Component
 	return fmt.Sprintf("%s %s/%s does not belong to component %s of application %s; remove it or rename the component",
-		e.Kind, c.Namespace, c.Name, c.Name, c.App)
+		e.Kind, c.Namespace, e.Name, c.Name, c.App)
 }

@@ -38,13 +38,20 @@ type meshResult struct {
 		SidecarHTTPRoute bool     `json:"sidecarHTTPRoute"`
 	} `json:"port"`
 	Analyzers []meshMessage `json:"analyzers"`
-	Gateways  []struct {
-		VirtualService string         `json:"virtualService"`
-		Gateway        string         `json:"gateway"`
-		Route          string         `json:"route"`
-		Declared       map[string]int `json:"declared"`
-		Istio          map[string]int `json:"istio"`
-	} `json:"gateways"`
+	Gateways  []meshGatewayRoute `json:"gateways"`
+}
+
+// meshGatewayRoute is a route of a gateway's VirtualService to the
+// component, or of the VirtualService it delegates to.
+type meshGatewayRoute struct {
+	VirtualService  string         `json:"virtualService"`
+	Gateway         string         `json:"gateway"`
+	Delegate        string         `json:"delegate"`
+	DelegateMissing bool           `json:"delegateMissing"`
+	Route           string         `json:"route"`
+	Declared        map[string]int `json:"declared"`
+	Istio           map[string]int `json:"istio"`
+	IstioRoutes     int            `json:"istioRoutes"`
 }
 
 type meshMirror struct {
@@ -162,6 +169,7 @@ func (e *env) checkGateway(component string) meshResult {
 	r := e.probeMesh(component)
 	require.NotEmpty(e.t, r.Gateways, "%s in %s: no gateway VirtualService routes to it", component, e.ns)
 	for _, g := range r.Gateways {
+		require.False(e.t, g.DelegateMissing, "%s route %s delegates to %s, which does not exist", g.VirtualService, g.Route, g.Delegate)
 		require.NotEmpty(e.t, g.Istio, "Istio generates no route for gateway %s from %s route %s", g.Gateway, g.VirtualService, g.Route)
 		require.Equal(e.t, g.Declared, g.Istio, "weights of %s route %s in Istio's routes for gateway %s", g.VirtualService, g.Route, g.Gateway)
 	}

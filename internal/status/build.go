@@ -127,6 +127,9 @@ func buildComponent(name string, deps []*appsv1.Deployment, vs *VirtualService, 
 		c.VirtualService, c.Routes, annotations = vs.Name, vs.Routes, vs.Annotations
 		c.Matches, c.Mirror = vs.Matches, vs.Mirror
 		c.Phase = annotations[contract.AnnotationPhase]
+		if t, ok := contract.CompletedAt(annotations); ok && c.Phase == contract.PhaseCompleted {
+			c.CompletedAt = t
+		}
 		for _, r := range vs.Routes {
 			weights[r.Subset] += r.Weight
 		}

@@ -154,6 +154,9 @@ func suspendedAction(v *View, stepName string) Action {
 		}
 		return Action{Kind: ActionPausing, Text: text + "; run " + resume + " to go on now, or " + rollbackHint(v, false)}
 	}
+	if a, ok := holdAction(v); ok {
+		return a
+	}
 	if a := v.analysisOf(stepName); a != nil && a.Phase == string(analysis.PhaseInconclusive) {
 		return Action{Kind: ActionDecide, Text: fmt.Sprintf("the analysis of step %s is inconclusive, so a human decides: run %s to go on with the rollout, or %s",
 			stepName, resume, rollbackHint(v, false))}
@@ -297,4 +300,27 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// holdAction is the next action while a canary step that has moved all the
+// traffic keeps the old version whole for the rollout trait's
+// scaleDownDelay: a timed suspend that `vela workflow resume` does not
+// shorten, during which an abort rolls back on running instances.
+func holdAction(v *View) (Action, bool) {
+	s := v.Workflow.CurrentStep()
+	if s == nil || !contract.RollsBackOnAbort(s.Type) {
+		return Action{}, false
+	}
+	for _, c := range v.Canaried {
+		if c.CompletedAt.IsZero() || c.Stable == "" {
+			continue
+		}
+		kept := c.Stable
+		if ver := c.Version(c.Stable); ver != nil && ver.Deployment != "" {
+			kept = fmt.Sprintf("%s (%d/%d ready)", ver.Deployment, ver.Ready, ver.Desired)
+		}
+		return Action{Kind: ActionPausing, Text: fmt.Sprintf("%s switched to %s at %s; step %s keeps %s for the rollout trait's scaleDownDelay, then scales it down and ends by itself; run %s to roll back at once, onto instances that still run",
+			c.Name, c.Canary, c.CompletedAt.Local().Format("15:04:05"), s.Name, kept, abortCommand(v))}, true
+	}
+	return Action{}, false
 }

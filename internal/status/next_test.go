@@ -19,6 +19,12 @@ func TestNextAction(t *testing.T) {
 		view View
 		want Action
 	}{
+		{"a switch keeps the old version for scaleDownDelay", View{App: "a", Namespace: "default", Found: true, Phase: AppWorkflowSuspending,
+			Canaried: []Component{{Name: "reviews", Stable: "v1", Canary: "v2", Phase: "completed", CompletedAt: time.Date(2026, 11, 30, 10, 0, 0, 0, time.Local), Versions: []Version{
+				{Name: "v1", Role: RoleStable, Deployment: "reviews-v1", Ready: 2, Desired: 2},
+				{Name: "v2", Role: RoleCanary, Deployment: "reviews-v2", Ready: 2, Desired: 2, Weight: 100}}}},
+			Workflow: Workflow{RunID: "r", Phase: "suspending", Suspended: true, Current: 0, Steps: []Step{{Name: "switch", Type: "canary-rollout", Phase: "suspending"}}}},
+			Action{ActionPausing, "reviews switched to v2 at 10:00:00; step switch keeps reviews-v1 (2/2 ready) for the rollout trait's scaleDownDelay, then scales it down and ends by itself; run `istio-canary abort a` to roll back at once, onto instances that still run"}},
 		{"not found", View{App: "book-info", Namespace: "default"},
 			Action{ActionNone, "application book-info not found in namespace default"}},
 		{"suspended in another namespace names it", View{App: "shop", Namespace: "team-a", Found: true, Phase: AppWorkflowSuspending,

@@ -146,6 +146,9 @@ type Component struct {
 	// Mirror is the share of Routes' requests also copied to a version;
 	// nil when they are not mirrored.
 	Mirror *Mirror
+	// CompletedAt is when the steps moved all the traffic to the canary, as
+	// recorded for a rollout trait with a scaleDownDelay; zero otherwise.
+	CompletedAt time.Time
 }
 
 // Version is one version of a canaried component.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +39,10 @@ func TestBlueGreenPreviewSwitchRollbackAndDelay(t *testing.T) {
 
 	e.run("vela", "workflow", "resume", app, "-n", e.ns)
 	e.switched()
+	e.eventually(time.Minute, "the status view on the kept version", func() (bool, string) {
+		next := e.collect(e.statusClients()).Next.Text
+		return strings.Contains(next, "keeps reviews-v1 (2/2 ready) for the rollout trait's scaleDownDelay") && strings.Contains(next, "istio-canary abort"), next
+	})
 	e.run("go", "run", "./cmd/istio-canary", "abort", app, "-n", e.ns, "--reason", "green answers 500s")
 	e.waitVersions(e.ns, map[string]int32{"reviews-v1": 2, "reviews-v2": 0}, "map[v1:100]")
 	e.waitMessage("rolled back", "green answers 500s")

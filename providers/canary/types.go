@@ -138,7 +138,7 @@ type PlanResult struct {
 	// GatewayRoutes is the VirtualService the gateway route delegates to,
 	// to apply with VirtualService.
 	GatewayRoutes map[string]any `json:"gatewayRoutes,omitempty"`
-	Retire          *Retire        `json:"retire,omitempty"`
+	Retire        *Retire        `json:"retire,omitempty"`
 	// RetireNow is true when the step may scale Retire now: after the routes,
 	// or at once when it gives the version instances back.
 	RetireNow bool `json:"retireNow"`

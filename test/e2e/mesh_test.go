@@ -37,7 +37,7 @@ type meshResult struct {
 		Sidecar          []string `json:"sidecar"`
 		SidecarHTTPRoute bool     `json:"sidecarHTTPRoute"`
 	} `json:"port"`
-	Analyzers []meshMessage `json:"analyzers"`
+	Analyzers []meshMessage      `json:"analyzers"`
 	Gateways  []meshGatewayRoute `json:"gateways"`
 }
 

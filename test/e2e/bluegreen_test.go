@@ -17,7 +17,7 @@ import (
 )
 
 // blueGreenDelay is the scaleDownDelay of the second release.
-const blueGreenDelay = 20 * time.Second
+const blueGreenDelay = 10 * time.Second
 
 // TestBlueGreenPreviewSwitchRollbackAndDelay plays
 // examples/blue-green/rollout-blue-green.yaml twice. First: the preview (v2

@@ -25,6 +25,12 @@ type decision struct {
 	hold        time.Duration
 }
 
+// holding reports whether the version phased out keeps instances it is to
+// lose only because of the scale-down delay.
+func (d *decision) holding() bool {
+	return d.retire != nil && d.hold > 0 && d.retireTo < d.retire.Replicas
+}
+
 // decide chooses what the step's action wants.
 func (o *observation) decide() (*decision, error) {
 	var d *decision

@@ -53,7 +53,7 @@ func (o *observation) render(d *decision, live *liveRouting) (*PlanResult, error
 		res.Retire = &Retire{Name: d.retire.Name, Replicas: d.retireTo}
 		done = done && d.retire.Replicas == d.retireTo
 		res.RetireNow = (d.routeReady && d.hold == 0) || d.retireTo > d.retire.Replicas
-		if d.routeReady && d.hold > 0 && d.retireTo < d.retire.Replicas {
+		if d.routeReady && d.holding() {
 			res.HoldSeconds = int(math.Ceil(d.hold.Seconds()))
 		}
 	}
@@ -183,7 +183,7 @@ func (o *observation) message(d *decision, ready bool) string {
 	if d.retire != nil {
 		parts = append(parts, fmt.Sprintf("%s %s", d.retire.Name, plural(d.retireTo, "instance", "instances")))
 	}
-	if d.retire != nil && d.hold > 0 && d.retireTo < d.retire.Replicas {
+	if d.holding() {
 		parts[len(parts)-1] = fmt.Sprintf("%s kept at %s for a rollback until %s (scaleDownDelay %s)", d.retire.Name,
 			plural(d.retire.Replicas, "instance", "instances"), d.completedAt.Add(o.delay).Format(time.RFC3339), o.delay)
 	}

@@ -105,3 +105,16 @@ func TestPlanRollbackRestoresTheIngress(t *testing.T) {
 	require.Equal(t, []string{contract.RouteName}, routeNames(gw.spec.Http))
 	require.Equal(t, []contract.Destination{{Version: "v1", Weight: 100}}, contract.Destinations(gw.spec.Http[0]))
 }
+
+// A component serving on several ports has no traffic.port, but its
+// gateway's delegate is split all the same, on the gateway's port.
+func TestPlanSplitsIngressOfAComponentWithSeveralPorts(t *testing.T) {
+	in := gatewayStep(t)
+	in.Traffic = nil
+	mesh := virtualService(r("v1", 100))
+	res, _ := planGateway(t, in, deployment("v1", 2, 2), deployment("v2", 1, 1), mesh, gatewayRoutes(mesh), destinationRule("v1", "v2"))
+	gw := decodeVS(t, res.GatewayRoutes)
+	require.Equal(t, []contract.Destination{{Version: "v1", Weight: 90}, {Version: "v2", Weight: 10}}, contract.Destinations(gw.spec.Http[1]))
+	require.Equal(t, uint32(gatewayPort), gw.spec.Http[1].Route[0].Destination.Port.GetNumber())
+	require.NotEmpty(t, res.Patch.GatewayHTTP, "the component is applied with the delegate's routes, not an empty list")
+}

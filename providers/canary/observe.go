@@ -62,7 +62,9 @@ func (cl Clients) observe(ctx context.Context, in *PlanParams) (*observation, *l
 	if r.subsets, err = r.router.GetSubsets(ctx, in.routed()); err != nil {
 		return nil, nil, routerError(err)
 	}
-	if in.Gateway != nil && in.Traffic != nil {
+	// The step sends the gateway only for a component with canary-traffic,
+	// also when it has several ports (and so no traffic.port).
+	if in.Gateway != nil {
 		if r.gateway, err = r.router.GetGatewayRoutes(ctx, in.routed()); err != nil {
 			return nil, nil, routerError(err)
 		}

@@ -49,14 +49,14 @@ func TestPlanPreviewKeepsTheOldVersionWhole(t *testing.T) {
 
 func TestPlanSwitchKeepsTheOldVersionForScaleDownDelay(t *testing.T) {
 	now := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
-	live := func(vs *networkingv1.VirtualService) *fixture {
+	live := func(vs *networkingv1.VirtualService) fixture {
 		f := newFixture(t, deployment("v1", 2, 2), deployment("v2", 2, 2), vs, destinationRule("v1", "v2"))
 		f.Now = func() time.Time { return now }
-		return &f
+		return f
 	}
 
 	// The switch: all the traffic to v2 at once, v1 stays whole.
-	res := plan(t, *live(recorded(withRequests(virtualService(r("v1", 100)), "v2", 0), "v1", "v2", contract.PhaseProgressing, time.Time{})), switchStep(t, "90s"))
+	res := plan(t, live(recorded(withRequests(virtualService(r("v1", 100)), "v2", 0), "v1", "v2", contract.PhaseProgressing, time.Time{})), switchStep(t, "90s"))
 	require.True(t, res.Route)
 	vs := decodeVS(t, res.VirtualService)
 	require.Equal(t, []string{contract.RouteName}, routeNames(vs.spec.Http), "completion drops the preview's match route")
@@ -71,7 +71,7 @@ func TestPlanSwitchKeepsTheOldVersionForScaleDownDelay(t *testing.T) {
 	// 60s later the routes are applied: the hold counts from the switch.
 	switched := recorded(virtualService(r("v2", 100)), "v1", "v2", contract.PhaseCompleted, now)
 	now = now.Add(60 * time.Second)
-	res = plan(t, *live(switched.DeepCopy()), switchStep(t, "90s"))
+	res = plan(t, live(switched.DeepCopy()), switchStep(t, "90s"))
 	require.Equal(t, 30, res.HoldSeconds)
 	require.False(t, res.RetireNow)
 	require.Equal(t, now.Add(-60*time.Second).Format(time.RFC3339), decodeVS(t, res.VirtualService).meta.Annotations[contract.AnnotationCompletedAt],
@@ -79,14 +79,14 @@ func TestPlanSwitchKeepsTheOldVersionForScaleDownDelay(t *testing.T) {
 
 	// After the delay: scale the old version down, then the step is done.
 	now = now.Add(31 * time.Second)
-	res = plan(t, *live(switched.DeepCopy()), switchStep(t, "90s"))
+	res = plan(t, live(switched.DeepCopy()), switchStep(t, "90s"))
 	require.Zero(t, res.HoldSeconds)
 	require.True(t, res.RetireNow)
 	require.False(t, res.Done)
 
 	// A rollback within the delay finds v1 whole: the traffic goes back at once.
 	now = now.Add(-60 * time.Second)
-	res = plan(t, *live(switched.DeepCopy()), rollbackStep(t))
+	res = plan(t, live(switched.DeepCopy()), rollbackStep(t))
 	require.True(t, res.Route, "no instance to wait for")
 	require.True(t, res.Ready)
 	require.Equal(t, []contract.Destination{{Version: "v1", Weight: 100}}, contract.Destinations(decodeVS(t, res.VirtualService).spec.Http[0]))

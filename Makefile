@@ -46,12 +46,16 @@ cluster-status: ## Tell whether the local cluster is healthy.
 ##@ Addon
 
 .PHONY: addon-up
-addon-up: cluster-up ## Build the provider, run it on 127.0.0.1 and enable the addon from the working tree.
+addon-up: cluster-up ## Build the provider, run it on 127.0.0.1 and enable the addon from the working tree (packaged, from a local addon registry).
 	hack/addon.sh up
 
 .PHONY: addon-down
-addon-down: ## Disable the addon and stop the local provider.
+addon-down: ## Disable the addon and stop the local provider and addon registry.
 	hack/addon.sh down
+
+.PHONY: package
+package: ## Package the addon for a Helm addon registry: .package/istio-canary-<version>.tgz and its index.yaml (VELA= picks the vela CLI).
+	hack/addon.sh package .package
 
 .PHONY: image
 image: ## Build the provider image without a container engine into .image/ (OCI layout and tarball); prints its digest.

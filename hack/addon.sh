@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
 # Runs the addon against the local control plane: the provider as a local
-# process on 127.0.0.1, and the addon enabled from the working tree with
-# providerEndpoint pointing at it (so no provider image is needed).
+# process on 127.0.0.1, and the addon enabled as users enable it, from a
+# Helm addon registry (one served on 127.0.0.1 from the tree's package),
+# with providerEndpoint pointing at the provider (so no provider image is
+# needed).
 #
-#   hack/addon.sh up         build and start the provider, enable the addon
-#                            (ISTIO_CANARY_PROVIDER_FLAGS: more provider flags);
-#                            nothing to do when the running provider and the
-#                            enabled addon are already those of the tree
-#   hack/addon.sh down       disable the addon, stop the provider
-#   hack/addon.sh stage DIR  copy the addon's files into DIR/istio-canary
+#   hack/addon.sh up           build and start the provider, package the addon,
+#                              serve it as the registry istio-canary-local and
+#                              enable it from there (ISTIO_CANARY_PROVIDER_FLAGS:
+#                              more provider flags); nothing to do when the
+#                              running provider and the enabled addon are
+#                              already those of the tree
+#   hack/addon.sh down         disable the addon, stop the provider and the
+#                              registry, remove the registry from vela
+#   hack/addon.sh stage DIR    copy the addon's files into DIR/istio-canary
+#   hack/addon.sh package DIR  write DIR/istio-canary-<version>.tgz (vela addon
+#                              package; VELA=/path/to/vela, else the tools'
+#                              vela) and DIR/index.yaml: DIR is a Helm addon
+#                              registry
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,7 +34,10 @@ use_cluster() {
 PIDFILE="$STATE/provider.pid"
 ADDRFILE="$STATE/provider.addr"
 KEYFILE="$STATE/addon.key"
-ADDON_DIR="$STATE/addon/istio-canary"
+REGISTRY=istio-canary-local
+REGISTRY_DIR="$STATE/registry"
+REGISTRY_PIDFILE="$STATE/registry.pid"
+REGISTRY_ADDRFILE="$STATE/registry.addr"
 
 stop_provider() {
 	if [[ -f "$PIDFILE" ]]; then
@@ -64,12 +76,106 @@ start_provider() {
 	return 1
 }
 
+# The addon's files, as its package holds them; its README.md is
+# docs/addon/README.md (what VelaUX shows), not the project's README.
+ADDON_FILES=(metadata.yaml template.cue parameter.cue definitions resources)
+ADDON_README=docs/addon/README.md
+
 # The addon's name is its directory's name, so it is enabled from a copy in
 # a directory named istio-canary, holding just the files an addon has.
 stage_addon() { # dir
 	rm -rf "$1"
 	mkdir -p "$1"
-	cp -r "$ROOT"/{metadata.yaml,template.cue,parameter.cue,README.md,definitions,resources} "$1"/
+	(cd "$ROOT" && cp -r "${ADDON_FILES[@]}" "$1"/)
+	cp "$ROOT/$ADDON_README" "$1/README.md"
+}
+
+# hack/registry's program, built like the provider into bin/ (a no-op when
+# it is up to date) rather than `go run`, whose server would be a child of
+# the go command and outlive a kill of its PID.
+build_registry() {
+	(cd "$ROOT" && go build -o bin/addon-registry ./hack/registry)
+}
+
+# package_addon writes DIR/istio-canary-<version>.tgz with `vela addon
+# package` (which adds Chart.yaml, made from metadata.yaml) from a staged
+# copy, then DIR/index.yaml, which makes DIR a Helm addon registry.
+package_addon() { # dir
+	# The vela of the local cluster's tools (ISTIO_CANARY_BIN when its env
+	# is sourced), built if missing, unless VELA names another.
+	local vela=${VELA:-} stage
+	if [[ -z "$vela" ]]; then
+		vela="${ISTIO_CANARY_BIN:-$("$ROOT/hack/build-tools.sh")}/vela"
+	fi
+	mkdir -p "$1"
+	stage=$(mktemp -d)
+	stage_addon "$stage/istio-canary"
+	# vela writes the package into its working directory.
+	(cd "$1" && "$vela" addon package "$stage/istio-canary" >/dev/null) || { rm -rf "$stage"; return 1; }
+	rm -rf "$stage"
+	build_registry
+	"$ROOT/bin/addon-registry" index "$1"
+}
+
+registry_alive() {
+	[[ -f "$REGISTRY_PIDFILE" && -s "$REGISTRY_ADDRFILE" ]] || return 1
+	kill -0 "$(cat "$REGISTRY_PIDFILE")" 2>/dev/null || return 1
+	curl -fsS "http://$(tr -d '\n' <"$REGISTRY_ADDRFILE")/index.yaml" >/dev/null 2>&1
+}
+
+# start_registry serves REGISTRY_DIR on 127.0.0.1 unless it is served
+# already: the server reads the directory on every request, so a new
+# package written there is what the next `vela addon enable` gets. The
+# server is recorded with the cluster, so that `make cluster-down` stops it.
+start_registry() {
+	if registry_alive; then
+		return 0
+	fi
+	stop_registry
+	rm -f "$REGISTRY_ADDRFILE"
+	setsid "$ROOT/bin/addon-registry" serve --address-file="$REGISTRY_ADDRFILE" "$REGISTRY_DIR" \
+		>"$STATE/logs/registry.log" 2>&1 </dev/null &
+	echo $! >"$REGISTRY_PIDFILE"
+	(cd "$ROOT" && go run ./hack/cluster adopt istio-canary-registry "$(cat "$REGISTRY_PIDFILE")")
+	for _ in $(seq 100); do
+		registry_alive && return 0
+		kill -0 "$(cat "$REGISTRY_PIDFILE")" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "the addon registry did not start; its log:" >&2
+	cat "$STATE/logs/registry.log" >&2
+	return 1
+}
+
+stop_registry() {
+	if [[ -f "$REGISTRY_PIDFILE" ]]; then
+		local pid
+		pid=$(cat "$REGISTRY_PIDFILE")
+		if kill -0 "$pid" 2>/dev/null; then
+			kill "$pid"
+			for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		fi
+		rm -f "$REGISTRY_PIDFILE" "$REGISTRY_ADDRFILE"
+	fi
+}
+
+# enable_from_registry packages the tree's addon into the registry's
+# directory and enables it from there, as a user enables an addon from a
+# registry. `registry add` replaces a registry of the same name, so the
+# endpoint follows the server's port. The name is given with its registry:
+# a bare name makes vela try every registry, and a directory named
+# istio-canary in the working directory would be enabled instead.
+enable_from_registry() { # providerEndpoint
+	mkdir -p "$REGISTRY_DIR" "$STATE/logs"
+	rm -f "$REGISTRY_DIR"/*.tgz
+	package_addon "$REGISTRY_DIR"
+	start_registry
+	vela addon registry add "$REGISTRY" --type helm --endpoint "http://$(tr -d '\n' <"$REGISTRY_ADDRFILE")" >/dev/null
+	# --yes: vela asks nothing (it asks when its version does not meet the
+	# addon's requirement), and it takes over definitions another addon owns
+	# (README, "Name clashes") instead of stopping: on this development
+	# cluster, the tree's addon is the one wanted.
+	vela addon enable "$REGISTRY/istio-canary" providerEndpoint="$1" --yes
 }
 
 # key names what `up` runs: the provider binary, its flags and the addon's
@@ -79,7 +185,7 @@ key() {
 	{
 		sha256sum "$ROOT/bin/istio-canary-provider"
 		echo "${PROMETHEUS_ADDRESS:-} ${ISTIO_CANARY_PROVIDER_FLAGS:-}"
-		(cd "$ROOT" && find metadata.yaml template.cue parameter.cue README.md definitions resources -type f -print0 |
+		(cd "$ROOT" && find "${ADDON_FILES[@]}" "$ADDON_README" -type f -print0 |
 			sort -z | xargs -0 sha256sum)
 	} | sha256sum | cut -d' ' -f1
 }
@@ -105,26 +211,32 @@ up)
 	fi
 	rm -f "$KEYFILE"
 	start_provider
-	stage_addon "$ADDON_DIR"
 	endpoint="http://$(tr -d '\n' <"$ADDRFILE")"
-	vela addon enable "$ADDON_DIR" providerEndpoint="$endpoint" --yes
+	enable_from_registry "$endpoint"
 	echo "$want" >"$KEYFILE"
-	echo "istio-canary enabled; provider at $endpoint (log: $STATE/logs/provider.log)"
+	echo "istio-canary enabled from the addon registry $REGISTRY at http://$(tr -d '\n' <"$REGISTRY_ADDRFILE"); provider at $endpoint (log: $STATE/logs/provider.log)"
 	;;
 down)
 	use_cluster
 	rm -f "$KEYFILE"
 	vela addon disable istio-canary --force --yes 2>/dev/null || true
 	stop_provider
-	echo "istio-canary disabled; provider stopped"
+	stop_registry
+	vela addon registry delete "$REGISTRY" >/dev/null 2>&1 || true
+	echo "istio-canary disabled; provider and addon registry stopped"
 	;;
 stage)
 	[[ -n "${2:-}" ]] || { echo "usage: $0 stage DIR" >&2; exit 2; }
 	stage_addon "$2/istio-canary"
 	echo "$2/istio-canary"
 	;;
+package)
+	[[ -n "${2:-}" ]] || { echo "usage: $0 package DIR" >&2; exit 2; }
+	package_addon "$2"
+	echo "$2/istio-canary-$(awk '$1 == "version:" {print $2}' "$ROOT/metadata.yaml").tgz"
+	;;
 *)
-	echo "usage: $0 up|down|stage DIR" >&2
+	echo "usage: $0 up|down|stage DIR|package DIR" >&2
 	exit 2
 	;;
 esac

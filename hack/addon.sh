@@ -159,6 +159,13 @@ stop_registry() {
 	fi
 }
 
+# serve_registry makes sure the registry is served and vela knows it at its
+# address.
+serve_registry() {
+	start_registry
+	vela addon registry add "$REGISTRY" --type helm --endpoint "http://$(tr -d '\n' <"$REGISTRY_ADDRFILE")" >/dev/null
+}
+
 # enable_from_registry packages the tree's addon into the registry's
 # directory and enables it from there, as a user enables an addon from a
 # registry. `registry add` replaces a registry of the same name, so the
@@ -169,8 +176,7 @@ enable_from_registry() { # providerEndpoint
 	mkdir -p "$REGISTRY_DIR" "$STATE/logs"
 	rm -f "$REGISTRY_DIR"/*.tgz
 	package_addon "$REGISTRY_DIR"
-	start_registry
-	vela addon registry add "$REGISTRY" --type helm --endpoint "http://$(tr -d '\n' <"$REGISTRY_ADDRFILE")" >/dev/null
+	serve_registry
 	# --yes: vela asks nothing (it asks when its version does not meet the
 	# addon's requirement), and it takes over definitions another addon owns
 	# (README, "Name clashes") instead of stopping: on this development
@@ -206,6 +212,9 @@ up)
 	(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o bin/istio-canary-provider ./cmd/istio-canary-provider)
 	want=$(key)
 	if up_to_date "$want"; then
+		# The addon is the tree's; its registry may have stopped (vela lists
+		# it, and the addon records it as its origin): serve it again.
+		registry_alive || serve_registry
 		echo "istio-canary already enabled from this tree; provider at http://$(tr -d '\n' <"$ADDRFILE")"
 		exit 0
 	fi

@@ -1,0 +1,1 @@
+../cuex_test.go

@@ -1,0 +1,1 @@
+../definition_test.go

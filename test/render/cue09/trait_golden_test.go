@@ -1,0 +1,1 @@
+../trait_golden_test.go

@@ -1,0 +1,1 @@
+../trait_test.go

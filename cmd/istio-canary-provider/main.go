@@ -24,29 +24,24 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/istio-canary/istio-canary/providers/analysisrun"
-	"github.com/istio-canary/istio-canary/providers/auth"
 	"github.com/istio-canary/istio-canary/providers/canary"
 	"github.com/istio-canary/istio-canary/providers/server"
 	"github.com/istio-canary/istio-canary/providers/workflowrun"
 )
 
 type options struct {
-	listen          string
-	kubeconfig      string
-	tokenNamespace  string
-	tokenSecretName string
-	addressFile     string
-	prometheus      string
-	analysisTick    time.Duration
-	noWake          bool
+	listen       string
+	kubeconfig   string
+	addressFile  string
+	prometheus   string
+	analysisTick time.Duration
+	noWake       bool
 }
 
 func main() {
 	var o options
 	flag.StringVar(&o.listen, "listen", ":8080", "address to serve the provider protocol, /healthz, /readyz and /metrics on")
 	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file; default: in-cluster, then $KUBECONFIG")
-	flag.StringVar(&o.tokenNamespace, "token-namespace", "vela-system", "namespace of the Secret holding the callers' token")
-	flag.StringVar(&o.tokenSecretName, "token-secret", "istio-canary-provider", "name of the Secret holding the callers' token; created if missing")
 	flag.StringVar(&o.addressFile, "address-file", "", "write the address the server listens on to this file (useful with --listen=127.0.0.1:0)")
 	flag.StringVar(&o.prometheus, "prometheus-address", "", "Prometheus base URL for canary-analysis steps that name none (the addon parameter prometheusAddress)")
 	flag.DurationVar(&o.analysisTick, "analysis-tick", analysisrun.DefaultTick, "how often to look for due analysis measurements")
@@ -77,15 +72,10 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("istio client: %w", err)
 	}
-	token, err := auth.EnsureToken(ctx, kube, o.tokenNamespace, o.tokenSecretName)
-	if err != nil {
-		return err
-	}
 	srv, err := server.New(server.Options{
-		Token:        token,
 		IsInputError: canary.IsInputError,
 		Logger:       logger,
-		Ready:        server.SecretCheck(kube, o.tokenNamespace, o.tokenSecretName),
+		Ready:        server.AccessCheck(kube),
 	})
 	if err != nil {
 		return err
@@ -96,7 +86,7 @@ func run(ctx context.Context, o options) error {
 	}
 	runs := workflowrun.Client{Dynamic: dyn}
 	engine := &analysisrun.Engine{Kube: kube, Runs: runs, NoWake: o.noWake}
-	clients := canary.Clients{Kube: kube, Istio: istio, Analysis: &canary.Analysis{
+	clients := canary.Clients{Kube: kube, Istio: istio, Workflows: runs, Analysis: &canary.Analysis{
 		Engine: engine, Runs: runs, DefaultPrometheus: o.prometheus,
 	}}
 	server.Register(srv, "plan", clients.Plan)

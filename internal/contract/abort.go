@@ -39,7 +39,7 @@ const AnalysisStateKey = "state.json"
 // none of them left to run would only finish the release.
 func RollsBackOnAbort(stepType string) bool {
 	switch stepType {
-	case "canary-rollout", "canary-analysis", "canary-rollback":
+	case StepRollout, StepAnalysis, StepRollback:
 		return true
 	}
 	return false

@@ -21,6 +21,16 @@ const (
 	LabelAppRevision = "app.oam.dev/appRevision"
 )
 
+// The definitions' names that the provider checks an Application against.
+const (
+	// TraitRollout is the trait that makes a component a canary.
+	TraitRollout = "rollout"
+	// StepRollout, StepRollback and StepAnalysis are the canary workflow steps.
+	StepRollout  = "canary-rollout"
+	StepRollback = "canary-rollback"
+	StepAnalysis = "canary-analysis"
+)
+
 // AnnotationPublishVersion is vela's annotation that names a release of an
 // Application; `vela workflow rollback` goes back to the last release that
 // succeeded only when the Application carries it.

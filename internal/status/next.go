@@ -119,7 +119,7 @@ func NextAction(v *View) Action {
 		return Action{Kind: ActionWaiting, Text: fmt.Sprintf("waiting for the workflow to start (application %s)", orDash(v.Phase))}
 	}
 	verb := "rolling out"
-	if s := w.CurrentStep(); s != nil && s.Type == "canary-rollback" {
+	if s := w.CurrentStep(); s != nil && s.Type == contract.StepRollback {
 		verb = "rolling back"
 	}
 	text := verb + ": waiting for the workflow"

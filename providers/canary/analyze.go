@@ -2,6 +2,7 @@ package canary
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -15,13 +16,14 @@ import (
 // AnalyzeParams is the input of the analyze function: one canary-analysis
 // step's analysis of the components it names.
 type AnalyzeParams struct {
-	Token     string `json:"token"`
 	Namespace string `json:"namespace"`
 	App       string `json:"app"`
 	// Step and Session identify the step's run (context.stepName and
 	// context.stepSessionID): a call on every reconcile finds its analysis.
 	Step    string `json:"step"`
 	Session string `json:"session"`
+	// Revision is context.appRevision (see PlanParams.Revision).
+	Revision string `json:"revision"`
 	// Background analyses go on while the workflow runs the next steps.
 	Background bool             `json:"background,omitempty"`
 	Analysis   analysis.Spec    `json:"analysis"`
@@ -67,6 +69,9 @@ func (cl Clients) Analyze(ctx context.Context, in *AnalyzeParams) (*AnalyzeResul
 	}
 	spec, err := in.validate(cl.Analysis.DefaultPrometheus)
 	if err != nil {
+		return nil, err
+	}
+	if err := cl.authorizeAnalysis(ctx, in); err != nil {
 		return nil, err
 	}
 	run, err := cl.Analysis.Runs.Get(ctx, in.Namespace, in.App)
@@ -168,7 +173,7 @@ func (in *AnalyzeParams) validate(defaultPrometheus string) (analysis.Spec, erro
 // roles tells a target's stable and canary versions as Plan would.
 func (cl Clients) roles(ctx context.Context, in *AnalyzeParams, t AnalysisTarget) (contract.Roles, error) {
 	o, _, err := cl.observe(ctx, &PlanParams{
-		Caller:   Caller{Token: in.Token, Namespace: in.Namespace, App: in.App, Component: t.Component},
+		Caller:   Caller{Namespace: in.Namespace, App: in.App, Component: t.Component},
 		Action:   ActionRollout,
 		Workload: t.Workload,
 		Rollout:  t.Rollout,
@@ -178,4 +183,32 @@ func (cl Clients) roles(ctx context.Context, in *AnalyzeParams, t AnalysisTarget
 		return contract.Roles{}, err
 	}
 	return o.roles, nil
+}
+
+// authorizeAnalysis checks the call as authorize does, and that the
+// Prometheus it would query is the one the Application's step names (or the
+// provider's default when it names none): the provider queries no address
+// a call made up.
+func (cl Clients) authorizeAnalysis(ctx context.Context, in *AnalyzeParams) error {
+	c := stepCall{namespace: in.Namespace, app: in.App, step: in.Step, revision: in.Revision,
+		rollouts: map[string]RolloutSpec{}, stepTypes: analysisStepTypes}
+	for _, t := range in.Targets {
+		c.components = append(c.components, t.Component)
+		c.rollouts[t.Component] = t.Rollout
+	}
+	_, step, err := cl.authorize(ctx, c)
+	if err != nil || len(step.Inputs) > 0 {
+		return err
+	}
+	var named string
+	if raw, ok := step.Properties["prometheus"]; ok {
+		if err := json.Unmarshal(raw, &named); err != nil {
+			return cl.refuse(ctx, Caller{Namespace: in.Namespace, App: in.App}, in.Step, refusedf("step %s: prometheus is not a URL: %v", in.Step, err))
+		}
+	}
+	if in.Analysis.Prometheus.Address != named {
+		return cl.refuse(ctx, Caller{Namespace: in.Namespace, App: in.App}, in.Step,
+			refusedf("prometheus: the call's address %q is not the one application's step %s gives (%q)", in.Analysis.Prometheus.Address, in.Step, named))
+	}
+	return nil
 }

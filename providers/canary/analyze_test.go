@@ -31,7 +31,7 @@ func (healthyProm) Query(_ context.Context, _ string, ts time.Time, _ ...v1.Opti
 func analyzeStep(t testing.TB) *AnalyzeParams {
 	min := 99.0
 	return &AnalyzeParams{
-		Token: "secret", Namespace: testNS, App: testApp, Step: "analysis-10", Session: "analysis-10-x1",
+		Namespace: testNS, App: testApp, Step: "analysis-10", Session: "analysis-10-x1", Revision: testRevision,
 		Analysis: analysis.Spec{
 			Prometheus: analysis.Prometheus{Address: "http://127.0.0.1:9090"},
 			Limits:     analysis.Limits{Interval: analysis.Duration(30 * time.Second), Count: 2},
@@ -113,13 +113,13 @@ func TestPlanHonoursAnAbortOfItsOwnRevisionOnly(t *testing.T) {
 
 	in := planStep(t, ptr(0), wt("reviews-v1", 90), wt("reviews-v2", 10))
 	in.Revision = "book-info-v3"
-	res, err := live().Plan(ctx, in)
+	res, err := live().plan(ctx, in)
 	require.NoError(t, err)
 	assert.Empty(t, res.Aborted, "a new release is not aborted")
 	assert.Equal(t, "reviews-v2", res.Patch.Name)
 
 	in.Revision = "book-info-v2"
-	res, err = live().Plan(ctx, in)
+	res, err = live().plan(ctx, in)
 	require.NoError(t, err)
 	assert.Equal(t, "green answers 500s", res.Aborted)
 	assert.Equal(t, "reviews-v1", res.Patch.Name, "the aborted run rolls back")

@@ -23,6 +23,8 @@ type Clients struct {
 	// Analysis serves the analyze function and lets Plan see an aborted
 	// run; nil in a provider without it.
 	Analysis *Analysis
+	// Workflows is what every call is checked against.
+	Workflows Workflows
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }

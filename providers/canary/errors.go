@@ -18,10 +18,12 @@ func inputErrorf(format string, args ...any) error {
 	return &InputError{msg: fmt.Sprintf(format, args...)}
 }
 
-// IsInputError reports whether err, or an error it wraps, is an InputError.
+// IsInputError reports whether err, or an error it wraps, is an InputError
+// or a RefusedError: the step fails with either.
 func IsInputError(err error) bool {
 	var ie *InputError
-	return errors.As(err, &ie)
+	var refused *RefusedError
+	return errors.As(err, &ie) || errors.As(err, &refused)
 }
 
 // routerError makes the router's refusal of an object that belongs to

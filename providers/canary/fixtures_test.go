@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/istio-canary/istio-canary/internal/contract"
+	"github.com/istio-canary/istio-canary/providers/workflowrun/workflowruntest"
 )
 
 // The seed story: component reviews of Application book-info in default.
@@ -33,13 +34,15 @@ const (
 	testApp  = "book-info"
 	testComp = "reviews"
 	testPort = 9080
+	// testRevision is the revision whose run the seed Application holds.
+	testRevision = workflowruntest.SeedRevision
 )
 
 // podHash is the canary.oam.dev/pod-template-hash of each version's pod template.
 var podHash = map[string]string{"v1": "4d2e8b0a6c", "v2": "7f3a9c2e1b", "v3": "0c1d2e3f4a"}
 
 func testCaller() Caller {
-	return Caller{Token: "secret", Namespace: testNS, App: testApp, Component: testComp}
+	return Caller{Namespace: testNS, App: testApp, Component: testComp}
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -287,7 +290,7 @@ func newFixture(t testing.TB, objs ...runtime.Object) fixture {
 		}
 	}
 	f := fixture{kube: k8sfake.NewSimpleClientset(kubeObjs...), istio: istiofake.NewSimpleClientset(istioObjs...), log: &[]string{}}
-	f.Clients = Clients{Kube: f.kube, Istio: f.istio}
+	f.Clients = Clients{Kube: f.kube, Istio: f.istio, Workflows: workflowruntest.Applications(t, workflowruntest.SeedApplication)}
 	record := func(a k8stesting.Action) (bool, runtime.Object, error) {
 		*f.log = append(*f.log, describe(a))
 		return false, nil, nil
@@ -347,6 +350,8 @@ func planStep(t testing.TB, partition *int, targets ...WeightedTarget) *PlanPara
 	return &PlanParams{
 		Caller:          testCaller(),
 		Action:          ActionRollout,
+		Step:            "canary-1",
+		Revision:        testRevision,
 		Workload:        rendered(t),
 		Rollout:         RolloutSpec{TargetSize: 2, RolloutBatches: []Batch{{1}, {1}}, Version: "v2"},
 		BatchPartition:  partition,

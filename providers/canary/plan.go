@@ -6,11 +6,24 @@ import (
 	"k8s.io/klog/v2"
 )
 
-// Plan reads the component's live state and returns what the step applies.
-// It writes nothing. It runs in three stages: observe reads the cluster into
-// plain data, decide chooses instances and weights from that data alone, and
-// render turns the decision into manifests built on the live objects.
+// Plan reads the component's live state and returns what the step applies,
+// for a step the Application's workflow is running (see authorize). It
+// writes nothing.
 func (cl Clients) Plan(ctx context.Context, in *PlanParams) (*PlanResult, error) {
+	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	if _, _, err := cl.authorize(ctx, in.stepCall(canaryStepTypes)); err != nil {
+		return nil, err
+	}
+	return cl.plan(ctx, in)
+}
+
+// plan is Plan once the call is authorized. It runs in three stages:
+// observe reads the cluster into plain data, decide chooses instances and
+// weights from that data alone, and render turns the decision into
+// manifests built on the live objects.
+func (cl Clients) plan(ctx context.Context, in *PlanParams) (*PlanResult, error) {
 	if err := in.validate(); err != nil {
 		return nil, err
 	}

@@ -267,7 +267,7 @@ func (s fuzzState) play(t *testing.T, workload map[string]any) {
 func (s fuzzState) plan(ctx context.Context, t *testing.T, f fixture, p *PlanParams) *PlanResult {
 	f.kube.ClearActions()
 	f.istio.ClearActions()
-	res, err := f.Plan(ctx, p)
+	res, err := f.plan(ctx, p)
 	f.requireReadOnly(t)
 	if err != nil {
 		require.True(t, IsInputError(err), "the fakes never fail, so only input errors: %v", err)
@@ -345,7 +345,7 @@ func (s fuzzState) apply(ctx context.Context, t *testing.T, f fixture, res *Plan
 		f.applyIstio(ctx, t, res.VirtualService, res.DestinationRule)
 	}
 	if res.Retire != nil && res.RetireNow {
-		_, err := f.Scale(ctx, &ScaleParams{Caller: testCaller(), Name: res.Retire.Name, Replicas: res.Retire.Replicas})
+		_, err := f.scale(ctx, testCaller(), res.Retire.Name, res.Retire.Replicas)
 		require.NoError(t, err, "scale %s to %d after the plan said so", res.Retire.Name, res.Retire.Replicas)
 	}
 }

@@ -15,8 +15,11 @@ import (
 
 // Scale sets the replicas of a version that the current Application revision
 // no longer owns (vela does not keep its state, so this is its only writer).
-// It refuses to take the last instance away from a version that still gets
-// traffic, and writes nothing when the replicas already match.
+// It plans the step again from the Application and the live state, and
+// scales only the version that plan retires, to the replicas it gives,
+// when it says now; anything else is refused. It refuses to take the last
+// instance away from a version that still gets traffic, and writes nothing
+// when the replicas already match.
 func (cl Clients) Scale(ctx context.Context, in *ScaleParams) (*ScaleResult, error) {
 	if err := in.validate(); err != nil {
 		return nil, err
@@ -24,37 +27,58 @@ func (cl Clients) Scale(ctx context.Context, in *ScaleParams) (*ScaleResult, err
 	if in.Replicas < 0 {
 		return nil, inputErrorf("replicas: %d is negative", in.Replicas)
 	}
-	logger := klog.FromContext(ctx).WithValues("deployment", klog.KRef(in.Namespace, in.Name))
-	deployments := cl.Kube.AppsV1().Deployments(in.Namespace)
-	d, err := deployments.Get(ctx, in.Name, metav1.GetOptions{})
+	_, step, err := cl.authorize(ctx, in.stepCall(canaryStepTypes))
+	if err != nil {
+		return nil, err
+	}
+	if err := checkStepProperties(step, &in.PlanParams); err != nil {
+		return nil, cl.refuse(ctx, in.Caller, in.Step, err)
+	}
+	planned, err := cl.plan(ctx, &in.PlanParams)
+	if err != nil {
+		return nil, err
+	}
+	if r := planned.Retire; r == nil || !planned.RetireNow || r.Name != in.Name || r.Replicas != in.Replicas {
+		return nil, cl.refuse(ctx, in.Caller, in.Step, refusedf("name and replicas: step %s of application %s/%s does not scale %s to %d now (%s)",
+			in.Step, in.Namespace, in.App, in.Name, in.Replicas, describeRetire(planned)))
+	}
+	return cl.scale(ctx, in.Caller, in.Name, in.Replicas)
+}
+
+// scale sets the replicas of Deployment name, a version of the caller's
+// component, once Scale found that its plan says so.
+func (cl Clients) scale(ctx context.Context, c Caller, name string, replicas int) (*ScaleResult, error) {
+	logger := klog.FromContext(ctx).WithValues("deployment", klog.KRef(c.Namespace, name))
+	deployments := cl.Kube.AppsV1().Deployments(c.Namespace)
+	d, err := deployments.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		if in.Replicas == 0 {
+		if replicas == 0 {
 			return &ScaleResult{Done: true}, nil
 		}
-		return nil, inputErrorf("name: Deployment %s/%s does not exist", in.Namespace, in.Name)
+		return nil, inputErrorf("name: Deployment %s/%s does not exist", c.Namespace, name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get Deployment %s/%s: %w", in.Namespace, in.Name, err)
+		return nil, fmt.Errorf("get Deployment %s/%s: %w", c.Namespace, name, err)
 	}
-	if !in.owns(d.Labels) {
-		return nil, inputErrorf("name: Deployment %s/%s does not belong to component %s of application %s", in.Namespace, in.Name, in.Component, in.App)
+	if !c.owns(d.Labels) {
+		return nil, inputErrorf("name: Deployment %s/%s does not belong to component %s of application %s", c.Namespace, name, c.Component, c.App)
 	}
-	if d.Spec.Replicas != nil && int(*d.Spec.Replicas) == in.Replicas {
+	if d.Spec.Replicas != nil && int(*d.Spec.Replicas) == replicas {
 		return &ScaleResult{Done: true}, nil
 	}
-	if in.Replicas == 0 {
-		if err := cl.checkNoTraffic(ctx, in.Caller, d.Spec.Template.Labels[contract.LabelVersion]); err != nil {
+	if replicas == 0 {
+		if err := cl.checkNoTraffic(ctx, c, d.Spec.Template.Labels[contract.LabelVersion]); err != nil {
 			return nil, err
 		}
 	}
-	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"replicas": in.Replicas}})
+	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"replicas": replicas}})
 	if err != nil {
 		return nil, fmt.Errorf("encode scale patch: %w", err)
 	}
-	if _, err := deployments.Patch(ctx, in.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
-		return nil, fmt.Errorf("scale Deployment %s/%s to %d: %w", in.Namespace, in.Name, in.Replicas, err)
+	if _, err := deployments.Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return nil, fmt.Errorf("scale Deployment %s/%s to %d: %w", c.Namespace, name, replicas, err)
 	}
-	logger.Info("scaled", "replicas", in.Replicas)
+	logger.Info("scaled", "replicas", replicas)
 	return &ScaleResult{Done: true, Changed: true}, nil
 }
 
@@ -72,4 +96,16 @@ func (cl Clients) checkNoTraffic(ctx context.Context, c Caller, ver string) erro
 		return fmt.Errorf("not scaling version %s of component %s to 0: route %s of VirtualService %s/%s still sends it the requests it matches", ver, c.Component, contract.MatchRouteName, c.Namespace, c.Component)
 	}
 	return nil
+}
+
+// describeRetire says what a plan retires, for a refusal.
+func describeRetire(p *PlanResult) string {
+	switch r := p.Retire; {
+	case r == nil:
+		return "its plan retires no version"
+	case !p.RetireNow:
+		return fmt.Sprintf("its plan scales %s to %d later, once the new version's routes are ready", r.Name, r.Replicas)
+	default:
+		return fmt.Sprintf("its plan scales %s to %d", r.Name, r.Replicas)
+	}
 }

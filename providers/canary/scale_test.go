@@ -16,7 +16,7 @@ import (
 )
 
 func scaleCall(name string, replicas int) *ScaleParams {
-	return &ScaleParams{Caller: testCaller(), Name: name, Replicas: replicas}
+	return &ScaleParams{PlanParams: PlanParams{Caller: testCaller()}, Name: name, Replicas: replicas}
 }
 
 func TestScale(t *testing.T) {
@@ -111,7 +111,7 @@ func TestScale(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, tt.live...)
 			_, ctx := ktesting.NewTestContext(t)
-			got, err := f.Scale(ctx, tt.call)
+			got, err := f.scale(ctx, tt.call.Caller, tt.call.Name, tt.call.Replicas)
 			require.NoError(t, err)
 			require.Equal(t, tt.want, got)
 			require.Equal(t, tt.actions, f.actions())
@@ -190,30 +190,12 @@ func TestScaleRefuses(t *testing.T) {
 			want:    []string{"name: Deployment default/reviews-v1 does not exist"},
 			actions: []string{"get deployments default/reviews-v1"},
 		},
-		{
-			name:  "negative replicas",
-			live:  []runtime.Object{deployment("v1", 2, 2)},
-			call:  scaleCall("reviews-v1", -1),
-			input: true,
-			want:  []string{"replicas: -1 is negative"},
-		},
-		{
-			name: "a caller outside the rules",
-			live: []runtime.Object{deployment("v1", 2, 2)},
-			call: func() *ScaleParams {
-				c := scaleCall("reviews-v1", 1)
-				c.Namespace = "kube_system"
-				return c
-			}(),
-			input: true,
-			want:  []string{`namespace: "kube_system" is not a valid name`},
-		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, tt.live...)
 			_, ctx := ktesting.NewTestContext(t)
-			got, err := f.Scale(ctx, tt.call)
+			got, err := f.scale(ctx, tt.call.Caller, tt.call.Name, tt.call.Replicas)
 			require.Nil(t, got)
 			require.Error(t, err)
 			require.Equal(t, tt.input, IsInputError(err), "input error: %v", err)
@@ -250,7 +232,7 @@ func TestScalePassingErrors(t *testing.T) {
 				f.kube.PrependReactor(tt.verb, tt.resource, fail)
 			}
 			_, ctx := ktesting.NewTestContext(t)
-			got, err := f.Scale(ctx, scaleCall("reviews-v1", tt.replicas))
+			got, err := f.scale(ctx, testCaller(), "reviews-v1", tt.replicas)
 			require.Nil(t, got)
 			require.ErrorContains(t, err, tt.want)
 			require.False(t, IsInputError(err))
@@ -263,7 +245,7 @@ func TestScalePassingErrors(t *testing.T) {
 		vs.Labels[contract.LabelAppName] = "shop"
 		f := newFixture(t, deployment("v1", 1, 1), vs)
 		_, ctx := ktesting.NewTestContext(t)
-		_, err := f.Scale(ctx, scaleCall("reviews-v1", 0))
+		_, err := f.scale(ctx, testCaller(), "reviews-v1", 0)
 		requireInputError(t, err, "VirtualService default/reviews does not belong")
 		f.requireReadOnly(t)
 	})

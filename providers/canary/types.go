@@ -37,9 +37,9 @@ type WeightedTarget struct {
 }
 
 // Caller identifies the Application a call acts for. The step fills it from
-// its context, never from user properties.
+// its context, never from user properties; the provider checks it against
+// the Application (see authorize).
 type Caller struct {
-	Token     string `json:"token"`
 	Namespace string `json:"namespace"`
 	App       string `json:"app"`
 	Component string `json:"component"`
@@ -49,11 +49,14 @@ type Caller struct {
 type PlanParams struct {
 	Caller
 	Action Action `json:"action"`
+	// Step is the step's name (context.stepName): the call counts only while
+	// the Application's workflow runs that step.
+	Step string `json:"step"`
 	// Revision is the Application revision the step runs for
 	// (context.appRevision). While vela-core runs the first steps of a new
 	// revision, the Application's status still describes the run before
 	// it: an abort of that run must not roll the new one back.
-	Revision string `json:"revision,omitempty"`
+	Revision string `json:"revision"`
 	// Workload is the component's Deployment as the Application renders it now.
 	Workload map[string]any `json:"workload"`
 	Rollout  RolloutSpec    `json:"rollout"`
@@ -153,7 +156,9 @@ type PlanResult struct {
 
 // ScaleParams is the input of the scale function.
 type ScaleParams struct {
-	Caller
+	// PlanParams are the plan's own: the provider plans again and scales
+	// only what that plan retires.
+	PlanParams
 	// Name is the Deployment to scale: a version of Caller.Component.
 	Name     string `json:"name"`
 	Replicas int    `json:"replicas"`

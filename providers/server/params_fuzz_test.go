@@ -27,6 +27,7 @@ import (
 
 	"github.com/istio-canary/istio-canary/providers/canary"
 	"github.com/istio-canary/istio-canary/providers/server"
+	"github.com/istio-canary/istio-canary/providers/workflowrun/workflowruntest"
 )
 
 // fuzzProvider is the provider as the command wires it, over fake clusters
@@ -37,13 +38,16 @@ type fuzzProvider struct {
 	url     string
 	client  *http.Client
 	objects func() (kube, istio []runtime.Object)
-	clients canary.Clients
+	// workflows holds the seed Application, which the provider checks
+	// every call against; no call writes it.
+	workflows canary.Workflows
+	clients   canary.Clients
 }
 
 func newFuzzProvider(f *testing.F) *fuzzProvider {
 	raw, err := os.ReadFile(filepath.Join("testdata", "seed-step1.yaml"))
 	require.NoError(f, err)
-	p := &fuzzProvider{}
+	p := &fuzzProvider{workflows: workflowruntest.Applications(f, workflowruntest.SeedApplication)}
 	var kube, istio []runtime.Object
 	for i, doc := range strings.Split(string(raw), "\n---\n") {
 		var meta struct{ Kind string }
@@ -77,7 +81,7 @@ func newFuzzProvider(f *testing.F) *fuzzProvider {
 	}
 	// Quiet: the provider logs every call it rejects or fails, millions of
 	// them while fuzzing.
-	s, err := server.New(server.Options{Token: token, IsInputError: canary.IsInputError, Logger: klog.LoggerWithName(klog.Background(), "fuzz").V(100)})
+	s, err := server.New(server.Options{IsInputError: canary.IsInputError, Logger: klog.LoggerWithName(klog.Background(), "fuzz").V(100)})
 	require.NoError(f, err)
 	server.Register(s, "plan", func(ctx context.Context, in *canary.PlanParams) (*canary.PlanResult, error) {
 		return p.clients.Plan(ctx, in)
@@ -96,7 +100,7 @@ func newFuzzProvider(f *testing.F) *fuzzProvider {
 func (p *fuzzProvider) post(t *testing.T, function string, body []byte) map[string]any {
 	t.Helper()
 	kube, istio := p.objects()
-	p.clients = canary.Clients{Kube: k8sfake.NewSimpleClientset(kube...), Istio: istiofake.NewSimpleClientset(istio...)}
+	p.clients = canary.Clients{Kube: k8sfake.NewSimpleClientset(kube...), Istio: istiofake.NewSimpleClientset(istio...), Workflows: p.workflows}
 	resp, err := p.client.Post(p.url+"/"+function, "application/json", bytes.NewReader(body))
 	require.NoError(t, err, "no reply (a handler that panics closes the connection)")
 	defer resp.Body.Close()
@@ -119,7 +123,7 @@ func (p *fuzzProvider) post(t *testing.T, function string, body []byte) map[stri
 func FuzzDecodeParams(f *testing.F) {
 	step1, err := os.ReadFile(filepath.Join("testdata", "plan-step1.json"))
 	require.NoError(f, err)
-	scale := `{"token":"` + token + `","namespace":"default","app":"book-info","component":"reviews","name":"reviews-v1","replicas":1}`
+	scale := strings.Replace(string(step1), `"namespace"`, `"name":"reviews-v1","replicas":1,"namespace"`, 1)
 	f.Add(false, step1)
 	f.Add(false, []byte(strings.NewReplacer(`"targetSize": 2`, `"targetSize": 2.0`, `"weight": 10}`, `"weight": 1E+1}`, `"batchPartition": 0`, `"batchPartition": 0.0`).Replace(string(step1))))
 	f.Add(false, []byte(strings.Replace(string(step1), `"targetSize": 2`, `"targetSize": "2"`, 1)))
@@ -130,8 +134,8 @@ func FuzzDecodeParams(f *testing.F) {
 	f.Add(true, []byte(strings.Replace(scale, `"replicas":1`, `"replicas":1e400`, 1)))
 	f.Add(true, []byte(strings.Replace(scale, `"replicas":1`, `"replicas":-2.0`, 1)))
 	f.Add(true, []byte(strings.Replace(scale, `"replicas":1`, `"replicas":null`, 1)))
-	f.Add(true, []byte(`{"token":"`+token+`","name":["reviews-v1"]}`))
-	f.Add(true, []byte(`{"token":5}`))
+	f.Add(true, []byte(`{"name":["reviews-v1"]}`))
+	f.Add(true, []byte(`{"step":5}`))
 	f.Add(false, []byte(`null`))
 	f.Add(false, []byte(`[]`))
 	f.Add(false, []byte(`{`))
@@ -161,11 +165,8 @@ func FuzzDecodeParams(f *testing.F) {
 		if isScale {
 			in = &canary.ScaleParams{}
 		}
-		var cred struct{ Token string }
-		if json.Unmarshal(body, &cred) == nil && cred.Token == token {
-			if field := wrongField(body, in); field != "" {
-				require.Contains(t, got["err"], field, "the err names the field of the wrong type")
-			}
+		if field := wrongField(body, in); field != "" {
+			require.Contains(t, got["err"], field, "the err names the field of the wrong type")
 		}
 
 		// The same body with its integers written as CUE floats gets the

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/istio-canary/istio-canary/providers/canary"
 	"github.com/istio-canary/istio-canary/providers/server"
+	"github.com/istio-canary/istio-canary/providers/workflowrun/workflowruntest"
 )
 
 // providerServer serves the real plan and scale functions, as the provider
@@ -48,10 +50,10 @@ func providerServer(t *testing.T, state string) (testServer, *k8sfake.Clientset,
 		}
 	}
 	kube, istio := k8sfake.NewSimpleClientset(kubeObjs...), istiofake.NewSimpleClientset(istioObjs...)
-	clients := canary.Clients{Kube: kube, Istio: istio}
+	clients := canary.Clients{Kube: kube, Istio: istio, Workflows: workflowruntest.Applications(t, workflowruntest.SeedApplication)}
 
 	logger, _ := ktesting.NewTestContext(t)
-	s, err := server.New(server.Options{Token: token, IsInputError: canary.IsInputError, Logger: logger})
+	s, err := server.New(server.Options{IsInputError: canary.IsInputError, Logger: logger})
 	require.NoError(t, err)
 	server.Register(s, "plan", clients.Plan)
 	server.Register(s, "scale", clients.Scale)
@@ -113,47 +115,62 @@ func TestProviderPlanOverHTTP(t *testing.T) {
 		require.Empty(t, kube.Actions())
 		require.Empty(t, istio.Actions())
 	})
+}
 
-	t.Run("wrong token: nothing is read", func(t *testing.T) {
-		ts, kube, istio := providerServer(t, "seed-step1")
-		got := ts.post(t, "/plan", strings.Replace(string(body), token, "c3RyYW5nZXI=", 1))
-		require.Contains(t, got["err"], "token")
-		require.Empty(t, kube.Actions())
-		require.Empty(t, istio.Actions())
-	})
+// scaleBody is the retire call step canary-1 makes with the plan of
+// plan-step1.json: the plan's own $params, and the version and replicas.
+func scaleBody(t *testing.T, name string, replicas string, edits ...func(map[string]any)) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "plan-step1.json"))
+	require.NoError(t, err)
+	var params map[string]any
+	require.NoError(t, json.Unmarshal(raw, &params))
+	params["name"] = name
+	params["replicas"] = json.RawMessage(replicas)
+	for _, e := range edits {
+		e(params)
+	}
+	body, err := json.Marshal(params)
+	require.NoError(t, err)
+	return string(body)
 }
 
 func TestProviderScaleOverHTTP(t *testing.T) {
-	call := func(name string, replicas string) string {
-		return `{"token":"` + token + `","namespace":"default","app":"book-info","component":"reviews","name":"` + name + `","replicas":` + replicas + `}`
-	}
-
 	t.Run("scale writes once", func(t *testing.T) {
 		ts, kube, istio := providerServer(t, "seed-step1")
-		require.Equal(t, map[string]any{"done": true, "changed": true}, ts.post(t, "/scale", call("reviews-v1", "1")))
+		require.Equal(t, map[string]any{"done": true, "changed": true}, ts.post(t, "/scale", scaleBody(t, "reviews-v1", "1")))
 		require.Equal(t, []string{"patch deployments"}, writes(kube.Actions(), istio.Actions()))
-		require.Equal(t, map[string]any{"done": true, "changed": false}, ts.post(t, "/scale", call("reviews-v1", "1")))
+		require.Equal(t, map[string]any{"done": true, "changed": false}, ts.post(t, "/scale", scaleBody(t, "reviews-v1", "1")))
 		require.Equal(t, []string{"patch deployments"}, writes(kube.Actions(), istio.Actions()), "no second write")
 	})
 
-	t.Run("scale to 0 of a version with traffic answers retry", func(t *testing.T) {
+	// The curl that once scaled an idle Application's stable version to 40.
+	t.Run("a forged call is refused and writes nothing", func(t *testing.T) {
 		ts, kube, istio := providerServer(t, "seed-step1")
-		got := ts.post(t, "/scale", call("reviews-v1", "0"))
-		require.Len(t, got, 1)
-		require.Contains(t, got["retry"], "still sends it 100% of the traffic")
+		for _, body := range []string{
+			`{"namespace":"seedv","app":"seed-info","component":"reviews","name":"reviews-7b3f2de0f1","replicas":40}`,
+			scaleBody(t, "reviews-v1", "40"),
+			scaleBody(t, "reviews-v1", "1", func(p map[string]any) { p["namespace"] = "seedv" }),
+			scaleBody(t, "reviews-v1", "1", func(p map[string]any) { p["app"] = "seed-info" }),
+			scaleBody(t, "reviews-v1", "1", func(p map[string]any) { p["step"] = "approve" }),
+		} {
+			got := ts.post(t, "/scale", body)
+			require.Len(t, got, 1, body)
+			require.Contains(t, got["err"], "refused: ", body)
+		}
 		require.Empty(t, writes(kube.Actions(), istio.Actions()))
 	})
 
 	t.Run("negative replicas answer err", func(t *testing.T) {
 		ts, kube, _ := providerServer(t, "seed-step1")
-		got := ts.post(t, "/scale", call("reviews-v1", "-1"))
+		got := ts.post(t, "/scale", scaleBody(t, "reviews-v1", "-1"))
 		require.Contains(t, got["err"], "replicas: -1 is negative")
 		require.Empty(t, kube.Actions())
 	})
 
 	t.Run("replicas of the wrong type answer err", func(t *testing.T) {
 		ts, kube, _ := providerServer(t, "seed-step1")
-		got := ts.post(t, "/scale", call("reviews-v1", `"1"`))
+		got := ts.post(t, "/scale", scaleBody(t, "reviews-v1", `"1"`))
 		require.Contains(t, got["err"], "decode $params")
 		require.Empty(t, kube.Actions())
 	})

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 )
@@ -16,18 +16,24 @@ import (
 // timeout, so a hung API server answers "not ready" rather than nothing.
 const DefaultReadyTimeout = 2 * time.Second
 
-// SecretCheck is a readiness check that reads the provider's token Secret:
-// a cheap GET that its least-privilege identity is allowed, so it fails when
-// the API server is unreachable or no longer accepts the provider's
-// credentials. A missing Secret still proves both, and making the pods
-// unready would not bring it back, so NotFound counts as ready.
-func SecretCheck(kube kubernetes.Interface, namespace, name string) func(context.Context) error {
+// AccessCheck is a readiness check that asks the API server whether the
+// provider may patch Deployments, the one write its steps need: it fails
+// when the API server is unreachable, no longer accepts the provider's
+// credentials, or its role lost that permission. Every authenticated
+// identity may ask this about itself.
+func AccessCheck(kube kubernetes.Interface) func(context.Context) error {
 	return func(ctx context.Context) error {
-		_, err := kube.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
-		if err == nil || apierrors.IsNotFound(err) {
-			return nil
+		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Group: "apps", Resource: "deployments", Verb: "patch"},
+		}}
+		got, err := kube.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+		if err != nil {
+			return fmt.Errorf("ask the API server what the provider may do: %w", err)
 		}
-		return fmt.Errorf("read secret %s/%s: %w", namespace, name, err)
+		if !got.Status.Allowed {
+			return fmt.Errorf("the provider may not patch Deployments (%s); check its ClusterRole", got.Status.Reason)
+		}
+		return nil
 	}
 }
 

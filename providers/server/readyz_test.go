@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,11 +11,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/klog/v2/ktesting"
@@ -24,7 +23,6 @@ import (
 
 func getReadyz(t *testing.T, opts server.Options) (int, string) {
 	t.Helper()
-	opts.Token = token
 	opts.Logger = ktesting.NewLogger(t, ktesting.NewConfig())
 	s, err := server.New(opts)
 	require.NoError(t, err)
@@ -34,35 +32,46 @@ func getReadyz(t *testing.T, opts server.Options) (int, string) {
 	return rec.Code, string(body)
 }
 
-func TestReadyzSecretCheck(t *testing.T) {
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "vela-system", Name: "istio-canary-provider"}}
+// answering makes a fake API server answer access reviews with allowed, or
+// fail them with err.
+func answering(allowed bool, err error) *kubefake.Clientset {
+	kube := kubefake.NewClientset()
+	kube.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if err != nil {
+			return true, nil, err
+		}
+		review := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectAccessReview)
+		if attrs := review.Spec.ResourceAttributes; attrs == nil || attrs.Resource != "deployments" || attrs.Verb != "patch" {
+			return true, nil, fmt.Errorf("unexpected review %+v", review.Spec)
+		}
+		review.Status.Allowed = allowed
+		if !allowed {
+			review.Status.Reason = "no RBAC policy matched"
+		}
+		return true, review, nil
+	})
+	return kube
+}
 
-	t.Run("the API answers with the Secret", func(t *testing.T) {
-		kube := kubefake.NewClientset(secret)
-		code, body := getReadyz(t, server.Options{Ready: server.SecretCheck(kube, "vela-system", "istio-canary-provider")})
+func TestReadyzAccessCheck(t *testing.T) {
+	t.Run("the API answers that the provider may patch Deployments", func(t *testing.T) {
+		code, body := getReadyz(t, server.Options{Ready: server.AccessCheck(answering(true, nil))})
 		require.Equal(t, http.StatusOK, code, body)
 		require.Equal(t, "ok", body)
 	})
 
-	// NotFound still proves the connection and the credentials.
-	t.Run("the API answers that the Secret is gone", func(t *testing.T) {
-		kube := kubefake.NewClientset()
-		code, body := getReadyz(t, server.Options{Ready: server.SecretCheck(kube, "vela-system", "istio-canary-provider")})
-		require.Equal(t, http.StatusOK, code, body)
+	t.Run("the role lost the permission", func(t *testing.T) {
+		code, body := getReadyz(t, server.Options{Ready: server.AccessCheck(answering(false, nil))})
+		require.Equal(t, http.StatusServiceUnavailable, code)
+		require.Contains(t, body, "may not patch Deployments (no RBAC policy matched)")
 	})
 
 	for name, fail := range map[string]error{
 		"the API is unreachable":          errors.New("dial tcp 10.96.0.1:443: connect: connection refused"),
 		"the API refuses the credentials": apierrors.NewUnauthorized("token expired"),
-		"the API forbids the read": apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"},
-			"istio-canary-provider", errors.New("RBAC: access denied")),
 	} {
 		t.Run(name, func(t *testing.T) {
-			kube := kubefake.NewClientset(secret)
-			kube.PrependReactor("get", "secrets", func(k8stesting.Action) (bool, runtime.Object, error) {
-				return true, nil, fail
-			})
-			code, body := getReadyz(t, server.Options{Ready: server.SecretCheck(kube, "vela-system", "istio-canary-provider")})
+			code, body := getReadyz(t, server.Options{Ready: server.AccessCheck(answering(true, fail))})
 			require.Equal(t, http.StatusServiceUnavailable, code)
 			require.Contains(t, body, "not ready")
 			require.Contains(t, body, fail.Error())

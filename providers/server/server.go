@@ -8,7 +8,6 @@ package server
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,8 +26,6 @@ const DefaultMaxBodyBytes = 1 << 20
 
 // Options configure a Server.
 type Options struct {
-	// Token is the shared secret every call must carry in $params.token.
-	Token string
 	// IsInputError tells bad input (answered as err) from passing problems (retry).
 	IsInputError func(error) bool
 	Logger       klog.Logger
@@ -52,9 +49,6 @@ type Server struct {
 
 // New returns a Server with /healthz, /readyz and /metrics; add functions with Register.
 func New(opts Options) (*Server, error) {
-	if opts.Token == "" {
-		return nil, errors.New("server: a token is required")
-	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -73,7 +67,7 @@ func New(opts Options) (*Server, error) {
 		mux:  http.NewServeMux(),
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "istio_canary_provider_calls_total",
-			Help: "Provider calls by function and outcome (ok, err, retry, denied).",
+			Help: "Provider calls by function and outcome (ok, err, retry).",
 		}, []string{"function", "outcome"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "istio_canary_provider_call_duration_seconds",
@@ -102,11 +96,6 @@ func New(opts Options) (*Server, error) {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// credentials is the part of every call's $params that the server checks.
-type credentials struct {
-	Token string `json:"token"`
-}
-
 // Register serves fn at POST /<name>: $params decode into In, Out encodes
 // as $returns.
 func Register[In, Out any](s *Server, name string, fn func(context.Context, *In) (*Out, error)) {
@@ -129,13 +118,12 @@ func (s *Server) call(r *http.Request, name string, fn caller) (string, any) {
 	if err != nil {
 		return "err", failure("err", fmt.Sprintf("%s: read $params: %v", name, err))
 	}
-	var cred credentials
-	if err := json.Unmarshal(body, &cred); err != nil {
+	var object map[string]json.RawMessage
+	if err := json.Unmarshal(body, &object); err != nil {
 		return "err", failure("err", fmt.Sprintf("%s: $params is not a JSON object: %v", name, err))
 	}
-	if subtle.ConstantTimeCompare([]byte(cred.Token), []byte(s.opts.Token)) != 1 {
-		logger.Info("denied a call with a wrong token", "remote", r.RemoteAddr)
-		return "denied", failure("err", name+": the token in $params is not the provider's; the step reads it from the provider's Secret, so re-enable the istio-canary addon if it was recreated")
+	if object == nil {
+		return "err", failure("err", name+": $params is not a JSON object: null")
 	}
 	ctx := klog.NewContext(r.Context(), logger)
 	out, err := fn.call(ctx, body)

@@ -35,6 +35,21 @@ func (c Client) Get(ctx context.Context, namespace, app string) (*Run, error) {
 	return FromObject(u)
 }
 
+// RevisionApp returns the name of the Application that revision name in
+// namespace belongs to ("" when the revision does not exist): a step of a
+// new revision runs before vela-core records the new run in the
+// Application's status, and the revision object is what proves it.
+func (c Client) RevisionApp(ctx context.Context, namespace, name string) (string, error) {
+	u, err := c.Dynamic.Resource(ApplicationRevisionGVR).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("application revision %s/%s: %w", namespace, name, err)
+	}
+	return u.GetLabels()[contract.LabelAppName], nil
+}
+
 // Abort asks the current run of an Application to roll its canaries back:
 // it names the run in the abort annotation, with the reason, and resumes
 // the workflow if it is suspended (a manual approval, a timed pause, an

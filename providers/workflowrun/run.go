@@ -21,6 +21,9 @@ import (
 // ApplicationGVR is the resource of KubeVela Applications.
 var ApplicationGVR = schema.GroupVersionResource{Group: "core.oam.dev", Version: "v1beta1", Resource: "applications"}
 
+// ApplicationRevisionGVR is the resource of their revisions.
+var ApplicationRevisionGVR = schema.GroupVersionResource{Group: "core.oam.dev", Version: "v1beta1", Resource: "applicationrevisions"}
+
 // Run is an Application's current workflow run.
 type Run struct {
 	Namespace string
@@ -41,13 +44,86 @@ type Run struct {
 	Steps          []wfv1alpha1.WorkflowStepStatus
 	// Planned are the steps of the Application's workflow, in order.
 	Planned []PlannedStep
+	// Components are the Application's spec.components.
+	Components []Component
 }
 
 // PlannedStep is a step of the Application's spec.workflow.
 type PlannedStep struct {
-	Name     string        `json:"name"`
-	Type     string        `json:"type"`
-	SubSteps []PlannedStep `json:"subSteps,omitempty"`
+	Name string `json:"name"`
+	Type string `json:"type"`
+	// Properties are the step's properties as the spec writes them; Inputs
+	// tells whether some of them come from other steps' outputs instead.
+	Properties map[string]json.RawMessage `json:"properties,omitempty"`
+	Inputs     []json.RawMessage          `json:"inputs,omitempty"`
+	SubSteps   []PlannedStep              `json:"subSteps,omitempty"`
+}
+
+// Component is a component of the Application's spec.
+type Component struct {
+	Name   string  `json:"name"`
+	Traits []Trait `json:"traits,omitempty"`
+}
+
+// Trait is a trait of a component, its properties as the spec writes them.
+type Trait struct {
+	Type       string          `json:"type"`
+	Properties json.RawMessage `json:"properties,omitempty"`
+}
+
+// Trait returns the properties of the component's trait of type t, and
+// whether it has one.
+func (c Component) Trait(t string) (json.RawMessage, bool) {
+	for _, tr := range c.Traits {
+		if tr.Type == t {
+			return tr.Properties, true
+		}
+	}
+	return nil, false
+}
+
+// Component returns the spec of the Application's component name, or nil.
+func (r *Run) Component(name string) *Component {
+	for i := range r.Components {
+		if r.Components[i].Name == name {
+			return &r.Components[i]
+		}
+	}
+	return nil
+}
+
+// PlannedStep returns the step (or sub-step) of the Application's workflow
+// named name, or nil.
+func (r *Run) PlannedStep(name string) *PlannedStep {
+	var find func(steps []PlannedStep) *PlannedStep
+	find = func(steps []PlannedStep) *PlannedStep {
+		for i := range steps {
+			if steps[i].Name == name {
+				return &steps[i]
+			}
+			if s := find(steps[i].SubSteps); s != nil {
+				return s
+			}
+		}
+		return nil
+	}
+	return find(r.Planned)
+}
+
+// StepStatus returns the status of the run's step (or sub-step) name; the
+// zero status when the run has not reached it.
+func (r *Run) StepStatus(name string) wfv1alpha1.StepStatus {
+	for _, s := range r.Steps {
+		if s.Name == name {
+			return s.StepStatus
+		}
+		for _, sub := range s.SubStepsStatus {
+			if sub.Name == name {
+				return sub
+			}
+		}
+	}
+	return wfv1alpha1.StepStatus{}
 }
 
 // CanaryStepAhead reports whether a step that rolls back on abort
@@ -88,7 +164,8 @@ type application struct {
 		Annotations map[string]string `json:"annotations"`
 	} `json:"metadata"`
 	Spec struct {
-		Workflow *struct {
+		Components []Component `json:"components"`
+		Workflow   *struct {
 			Steps []PlannedStep `json:"steps"`
 		} `json:"workflow"`
 	} `json:"spec"`
@@ -115,7 +192,7 @@ func FromObject(u *unstructured.Unstructured) (*Run, error) {
 	if err := json.Unmarshal(raw, &a); err != nil {
 		return nil, fmt.Errorf("application %s/%s: decode: %w", u.GetNamespace(), u.GetName(), err)
 	}
-	r := &Run{Namespace: u.GetNamespace(), App: u.GetName(), UID: a.Metadata.UID}
+	r := &Run{Namespace: u.GetNamespace(), App: u.GetName(), UID: a.Metadata.UID, Components: a.Spec.Components}
 	if a.Spec.Workflow != nil {
 		r.Planned = a.Spec.Workflow.Steps
 	}

@@ -65,7 +65,7 @@ func TestAnalysisStepWithTheRealProvider(t *testing.T) {
 			s := loadStepCase(t, "testdata/canary-analysis/failed-rolling-back.yaml")
 			prom := &stubProm{value: tc.value}
 			runs := &workflowruntest.Runs{Run: workflowrun.Run{Namespace: "default", App: "book-info", UID: "u1", ID: "book-info-v2@2026-11-29T21:00:00Z", Phase: "executing"}}
-			endpoint := realProviderWith(t, s.live, func(c canary.Clients) *canary.Analysis {
+			endpoint := realProviderWith(t, s, "canary-analysis", func(c canary.Clients) *canary.Analysis {
 				return &canary.Analysis{
 					Engine: &analysisrun.Engine{Kube: c.Kube, Runs: runs, NewAPI: func(string) (v1.API, error) { return prom, nil }},
 					Runs:   runs, DefaultPrometheus: "http://prometheus.istio-system:9090",

@@ -2,7 +2,6 @@ package render
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,14 +17,13 @@ import (
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	istiofake "istio.io/client-go/pkg/clientset/versioned/fake"
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8sfake "k8s.io/client-go/kubernetes/fake"
 	"k8s.io/klog/v2/ktesting"
 
-	"github.com/istio-canary/istio-canary/providers/auth"
 	"github.com/istio-canary/istio-canary/providers/canary"
 	"github.com/istio-canary/istio-canary/providers/server"
+	"github.com/istio-canary/istio-canary/providers/workflowrun/workflowruntest"
 )
 
 // The step cases answer the provider's calls with what the case writes.
@@ -57,7 +55,7 @@ func TestStepContract(t *testing.T) {
 				fakes := stepFakes(t, defs, s.tc, s.app, s.ctx, s.traitCluster())
 				want := runStep(t, defs[name], s.tc.Properties, s.ctx, fakes)
 
-				endpoint := realProvider(t, s.live)
+				endpoint := realProvider(t, s, name)
 				for _, do := range []string{"plan", "scale"} {
 					fakes["istio-canary/"+do] = endpoint.call(do)
 				}
@@ -131,23 +129,22 @@ func jsonText(v any) string {
 type providerEndpoint struct{ url string }
 
 // realProvider serves the provider as its command wires it, over fake
-// clientsets that hold the live objects and the token Secret the steps read.
-func realProvider(t *testing.T, live []map[string]any) providerEndpoint {
+// clientsets that hold the live objects, and the Application of the case
+// running the step of type stepType.
+func realProvider(t *testing.T, s stepSetup, stepType string) providerEndpoint {
 	t.Helper()
-	return realProviderWith(t, live, nil)
+	return realProviderWith(t, s, stepType, nil)
 }
 
 // realProviderWith is realProvider that also serves analyze, when withAnalysis
 // is given: it gets the provider's clients and returns the analysis part.
-func realProviderWith(t *testing.T, live []map[string]any, withAnalysis func(canary.Clients) *canary.Analysis) providerEndpoint {
+func realProviderWith(t *testing.T, s stepSetup, stepType string, withAnalysis func(canary.Clients) *canary.Analysis) providerEndpoint {
 	t.Helper()
 	var kubeObjs, istioObjs []runtime.Object
-	for _, o := range append([]map[string]any{providerSecret}, live...) {
+	for _, o := range s.live {
 		var typed runtime.Object
 		objs := &kubeObjs
 		switch o["kind"] {
-		case "Secret":
-			typed = &corev1.Secret{}
 		case "Deployment":
 			typed = &appsv1.Deployment{}
 		case "VirtualService":
@@ -161,15 +158,13 @@ func realProviderWith(t *testing.T, live []map[string]any, withAnalysis func(can
 		*objs = append(*objs, typed)
 	}
 	kube := k8sfake.NewSimpleClientset(kubeObjs...)
-	clients := canary.Clients{Kube: kube, Istio: istiofake.NewSimpleClientset(istioObjs...)}
+	clients := canary.Clients{Kube: kube, Istio: istiofake.NewSimpleClientset(istioObjs...),
+		Workflows: workflowruntest.Applications(t, mustJSON(t, s.application(stepType)))}
 	if withAnalysis != nil {
 		clients.Analysis = withAnalysis(clients)
 	}
-	meta := providerSecret["metadata"].(map[string]any)
-	token, err := auth.EnsureToken(context.Background(), kube, meta["namespace"].(string), meta["name"].(string))
-	require.NoError(t, err)
 	logger, _ := ktesting.NewTestContext(t)
-	srv, err := server.New(server.Options{Token: token, IsInputError: canary.IsInputError, Logger: logger})
+	srv, err := server.New(server.Options{IsInputError: canary.IsInputError, Logger: logger})
 	require.NoError(t, err)
 	server.Register(srv, "plan", clients.Plan)
 	server.Register(srv, "scale", clients.Scale)
@@ -177,6 +172,32 @@ func realProviderWith(t *testing.T, live []map[string]any, withAnalysis func(can
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	return providerEndpoint{url: ts.URL}
+}
+
+// application is the Application of a case as the API server holds it
+// while its workflow runs the case's step (of type stepType, with the
+// case's properties): the provider checks every call against it.
+func (s stepSetup) application(stepType string) map[string]any {
+	var components []any
+	for _, name := range slices.Sorted(maps.Keys(s.app)) {
+		components = append(components, s.app[name])
+	}
+	step := map[string]any{"name": s.ctx["stepName"], "type": stepType}
+	if len(s.tc.Properties) > 0 {
+		step["properties"] = s.tc.Properties
+	}
+	return map[string]any{
+		"apiVersion": "core.oam.dev/v1beta1",
+		"kind":       "Application",
+		"metadata":   map[string]any{"name": s.ctx["appName"], "namespace": s.ctx["namespace"]},
+		"spec": map[string]any{
+			"components": components,
+			"workflow":   map[string]any{"steps": []any{step}},
+		},
+		"status": map[string]any{"workflow": map[string]any{
+			"appRevision": s.ctx["appRevision"], "status": "executing", "startTime": "2026-11-29T21:00:00Z",
+		}},
+	}
 }
 
 // call answers a step's call to function do as vela's external-provider

@@ -17,15 +17,6 @@ import (
 // as the case writes them (contract_test.go runs the cases that give their
 // live state against the real provider instead).
 
-// providerSecret is the provider's token Secret as kube.#Read returns it.
-var providerSecret = map[string]any{
-	"apiVersion": "v1",
-	"kind":       "Secret",
-	"metadata":   map[string]any{"name": "istio-canary-provider", "namespace": "vela-system"},
-	"type":       "Opaque",
-	"data":       map[string]any{"token": "c2VjcmV0LXRva2Vu"},
-}
-
 // stepFakes builds the fake providers of a case.
 func stepFakes(t *testing.T, defs map[string]*definition, tc stepCase, app map[string]any, ctx map[string]any, live *cluster) map[string]fakeFn {
 	appName, _ := ctx["appName"].(string)
@@ -66,14 +57,6 @@ func stepFakes(t *testing.T, defs map[string]*definition, tc stepCase, app map[s
 		return ret, nil
 	}
 	return map[string]fakeFn{
-		"kube/read": func(p map[string]any, _ cue.Value) (*fakeResult, error) {
-			obj, _ := p["value"].(map[string]any)
-			meta, _ := obj["metadata"].(map[string]any)
-			if obj["kind"] == "Secret" && meta["name"] == "istio-canary-provider" && meta["namespace"] == "vela-system" && !tc.NoSecret {
-				return &fakeResult{Returns: map[string]any{"value": providerSecret}}, nil
-			}
-			return &fakeResult{Returns: map[string]any{"value": obj, "err": fmt.Sprintf("%s %q not found", strings.ToLower(fmt.Sprint(obj["kind"]))+"s", meta["name"])}}, nil
-		},
 		"kube/apply": func(p map[string]any, _ cue.Value) (*fakeResult, error) {
 			obj, _ := p["value"].(map[string]any)
 			if obj == nil || obj["kind"] == nil || obj["apiVersion"] == nil {

@@ -22,8 +22,6 @@ type stepCase struct {
 	// Application replaces testdata/bookinfo.yaml: the components
 	// oam.#LoadComponets returns, by name.
 	Application map[string]any `json:"application,omitempty"`
-	// NoSecret makes kube.#Read of the provider's Secret answer not found.
-	NoSecret bool `json:"noSecret,omitempty"`
 	// Plan and Scale are the istio-canary provider's answers, by component.
 	Plan  map[string]map[string]any `json:"plan,omitempty"`
 	Scale map[string]map[string]any `json:"scale,omitempty"`

@@ -1,0 +1,219 @@
+package canary
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/klog/v2"
+
+	"github.com/istio-canary/istio-canary/internal/contract"
+	"github.com/istio-canary/istio-canary/providers/workflowrun"
+)
+
+// The provider acts for whoever reaches it, so it trusts no call: a call
+// counts only as far as the API server confirms it. The Application must
+// exist, its workflow must be running the named step for the revision the
+// call names, that step must be one of ours and cover the components, and
+// their rollout properties must be the Application's own. No shared secret
+// is involved: a secret that travels through a workflow is readable by
+// whoever writes workflows.
+
+// Workflows reads what the authorization checks against.
+type Workflows interface {
+	// Get reads an Application's current run and spec; an error wrapping
+	// NotFound when it does not exist.
+	Get(ctx context.Context, namespace, app string) (*workflowrun.Run, error)
+	// RevisionApp names the Application a revision belongs to; "" when the
+	// revision does not exist.
+	RevisionApp(ctx context.Context, namespace, revision string) (string, error)
+}
+
+// RefusedError is a call the API server's state does not support. The step
+// fails with it; nothing was read for the caller or written.
+type RefusedError struct{ msg string }
+
+func (e *RefusedError) Error() string { return "refused: " + e.msg }
+
+func refusedf(format string, args ...any) error {
+	return &RefusedError{msg: fmt.Sprintf(format, args...)}
+}
+
+// stepCall is what a call claims: the step of which Application run it
+// comes from, and the components it acts on.
+type stepCall struct {
+	namespace, app string
+	// step is context.stepName, revision context.appRevision.
+	step, revision string
+	components     []string
+	// rollouts are the rollout properties the call carries, by component.
+	rollouts map[string]RolloutSpec
+	// stepTypes are the step types that may make this call.
+	stepTypes []string
+}
+
+// canaryStepTypes may plan and scale; only canary-analysis analyses.
+var (
+	canaryStepTypes   = []string{contract.StepRollout, contract.StepRollback, contract.StepAnalysis}
+	analysisStepTypes = []string{contract.StepAnalysis}
+)
+
+// authorize checks a call against the API server and returns the run it
+// belongs to. A refusal is logged and returned as a RefusedError; a failed
+// read is returned as it is (the step retries).
+func (cl Clients) authorize(ctx context.Context, c stepCall) (*workflowrun.Run, *workflowrun.PlannedStep, error) {
+	if cl.Workflows == nil {
+		return nil, nil, errors.New("this provider was started without access to Applications")
+	}
+	run, step, err := cl.checkCall(ctx, c)
+	var refused *RefusedError
+	if errors.As(err, &refused) {
+		logRefusal(ctx, c.namespace, c.app, c.step, refused)
+	}
+	return run, step, err
+}
+
+// refuse logs a refusal found after authorize and returns it.
+func (cl Clients) refuse(ctx context.Context, c Caller, step string, err error) error {
+	var refused *RefusedError
+	if errors.As(err, &refused) {
+		logRefusal(ctx, c.Namespace, c.App, step, refused)
+	}
+	return err
+}
+
+func logRefusal(ctx context.Context, namespace, app, step string, refused *RefusedError) {
+	klog.FromContext(ctx).Info("refused a call", "application", klog.KRef(namespace, app), "step", step, "reason", refused.msg)
+}
+
+// stepCall is what a plan or scale call claims.
+func (in *PlanParams) stepCall(types []string) stepCall {
+	return stepCall{
+		namespace: in.Namespace, app: in.App, step: in.Step, revision: in.Revision,
+		components: []string{in.Component},
+		rollouts:   map[string]RolloutSpec{in.Component: in.Rollout},
+		stepTypes:  types,
+	}
+}
+
+func (cl Clients) checkCall(ctx context.Context, c stepCall) (*workflowrun.Run, *workflowrun.PlannedStep, error) {
+	if c.step == "" || c.revision == "" {
+		return nil, nil, refusedf("step and revision: the step passes its context.stepName and context.appRevision; one is empty")
+	}
+	run, err := cl.Workflows.Get(ctx, c.namespace, c.app)
+	if apierrors.IsNotFound(err) {
+		return nil, nil, refusedf("application %s/%s does not exist", c.namespace, c.app)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cl.checkRevision(ctx, run, c); err != nil {
+		return nil, nil, err
+	}
+	step := run.PlannedStep(c.step)
+	if step == nil {
+		return nil, nil, refusedf("application %s/%s has no workflow step %s", c.namespace, c.app, c.step)
+	}
+	if !slices.Contains(c.stepTypes, step.Type) {
+		return nil, nil, refusedf("step %s of application %s/%s is a %s step; only %v steps make this call", c.step, c.namespace, c.app, step.Type, c.stepTypes)
+	}
+	if run.Revision == c.revision && workflowrun.StepFinished(run.StepStatus(c.step)) {
+		return nil, nil, refusedf("step %s of application %s/%s has finished", c.step, c.namespace, c.app)
+	}
+	named, err := stepComponents(step)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, comp := range c.components {
+		if err := checkComponent(run, c, comp, named); err != nil {
+			return nil, nil, err
+		}
+	}
+	return run, step, nil
+}
+
+// checkRevision: the run of the call's revision is in progress, or it is a
+// revision newer than the recorded run's, whose run vela-core is starting
+// and has not recorded yet.
+func (cl Clients) checkRevision(ctx context.Context, run *workflowrun.Run, c stepCall) error {
+	if run.Revision == c.revision {
+		if !run.Active() {
+			return refusedf("the workflow of application %s/%s for revision %s is not running", c.namespace, c.app, c.revision)
+		}
+		return nil
+	}
+	owner, err := cl.Workflows.RevisionApp(ctx, c.namespace, c.revision)
+	if err != nil {
+		return err
+	}
+	if owner != c.app {
+		return refusedf("revision %s is not a revision of application %s/%s", c.revision, c.namespace, c.app)
+	}
+	if run.Revision != "" && !newerRevision(c.revision, run.Revision) {
+		return refusedf("revision %s of application %s/%s is not the one its workflow runs (%s)", c.revision, c.namespace, c.app, run.Revision)
+	}
+	return nil
+}
+
+// revisionNumber reads N of vela's revision names, <app>-v<N>.
+var revisionNumber = regexp.MustCompile(`-v([0-9]+)$`)
+
+func newerRevision(a, b string) bool {
+	ma, mb := revisionNumber.FindStringSubmatch(a), revisionNumber.FindStringSubmatch(b)
+	if ma == nil || mb == nil {
+		return false
+	}
+	na, errA := strconv.Atoi(ma[1])
+	nb, errB := strconv.Atoi(mb[1])
+	return errA == nil && errB == nil && na > nb
+}
+
+// stepComponents returns the step's components property when the spec
+// writes it; nil when the step canaries every component with a rollout
+// trait.
+func stepComponents(step *workflowrun.PlannedStep) ([]string, error) {
+	raw, ok := step.Properties["components"]
+	if !ok {
+		return nil, nil
+	}
+	var names []string
+	if err := json.Unmarshal(raw, &names); err != nil {
+		return nil, refusedf("step %s: components is not a list of names: %v", step.Name, err)
+	}
+	return names, nil
+}
+
+// checkComponent: the component has a rollout trait whose properties are
+// the call's, and the step covers it.
+func checkComponent(run *workflowrun.Run, c stepCall, comp string, named []string) error {
+	spec := run.Component(comp)
+	if spec == nil {
+		return refusedf("application %s/%s has no component %s", c.namespace, c.app, comp)
+	}
+	raw, ok := spec.Trait(contract.TraitRollout)
+	if !ok {
+		return refusedf("component %s of application %s/%s has no rollout trait", comp, c.namespace, c.app)
+	}
+	if named != nil && !slices.Contains(named, comp) {
+		return refusedf("step %s of application %s/%s does not canary component %s", c.step, c.namespace, c.app, comp)
+	}
+	got, ok := c.rollouts[comp]
+	if !ok {
+		return nil
+	}
+	var want RolloutSpec
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &want); err != nil {
+			return refusedf("component %s of application %s/%s: rollout properties: %v", comp, c.namespace, c.app, err)
+		}
+	}
+	if !sameJSON(got, want) {
+		return refusedf("rollout: the call's rollout properties of component %s are not those of application %s/%s", comp, c.namespace, c.app)
+	}
+	return nil
+}

@@ -30,6 +30,9 @@ const localRegistry = "istio-canary-local"
 // came from and its version, and lists it with the registry's versions.
 func TestAddonFromRegistry(t *testing.T) {
 	e := newEnv(t)
+	// It only reads, so it runs with the other parallel tests, after the
+	// sequential ones that disable and enable the addon.
+	t.Parallel()
 	e.addonUp()
 	version := addonVersion(t, e.root)
 

@@ -107,5 +107,25 @@ lint: ## gofmt and golangci-lint, go vet's analyzers included (pinned in hack/li
 test-meshprobe: meshprobe ## The mesh probe's own tests (its module; built with the probe's flags so that they reuse its build).
 	cd hack/tools/meshprobe && $(GO) test -trimpath -vet=off -count=1 ./...
 
+.PHONY: test-cue09
+test-cue09: ## The render tests with CUE v0.9, the one of vela v1.10 (test/render/cue09: a module of its own, as a module holds one CUE).
+	cd test/render/cue09 && $(GO) test ./...
+
+# test-compat works in a copy of the tree (of the working tree, or of the
+# commit COMPAT_REF): hack/addon.sh keeps the provider and the addon registry
+# in <root>/.cluster, so the copy's cluster is its own, beside make test-e2e's.
+COMPAT_DIR ?= $(or $(ISTIO_CANARY_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/istio-canary)/compat-vela-1.10
+COMPAT_TESTS ?= ^TestBookinfo
+
+.PHONY: test-compat
+test-compat: prometheus meshprobe ## The bookinfo canary end-to-end tests on vela-core and vela v1.10.9, in a cluster of their own, stopped at the end (COMPAT_REF=<commit>, COMPAT_TESTS=<-run>).
+	tree='$(COMPAT_DIR)'; mkdir -p "$$tree"; \
+	find "$$tree" -mindepth 1 -maxdepth 1 ! -name .cluster -exec rm -rf {} +; \
+	if [[ -n '$(COMPAT_REF)' ]]; then git archive '$(COMPAT_REF)'; else tar -c --exclude=./.git --exclude=./.cluster --exclude=./.image --exclude=./.package --exclude=./bin .; fi | tar -x -C "$$tree"; \
+	cd "$$tree"; unset ISTIO_CANARY_BIN KUBECONFIG; \
+	export ISTIO_CANARY_VELA_TOOLS=vela-1.10 ISTIO_CANARY_CLUSTER_DIR="$$tree/.cluster"; \
+	status=0; $(GO) test -tags e2e ./test/e2e/ -run '$(COMPAT_TESTS)' -count=1 -v -timeout 60m || status=$$?; \
+	$(GO) run ./hack/cluster down; exit $$status
+
 .PHONY: test
-test: test-unit test-meshprobe lint def-check test-e2e ## Run the unit tests (the mesh probe's too), the linters, the definition checks and the end-to-end tests.
+test: test-unit test-cue09 test-meshprobe lint def-check test-e2e ## Run the unit tests (the mesh probe's and CUE v0.9's too), the linters, the definition checks and the end-to-end tests.

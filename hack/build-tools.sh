@@ -6,7 +6,9 @@
 #   hack/build-tools.sh            build what is missing, print the bin dir
 #
 # ISTIO_CANARY_CACHE overrides the cache root (default: $XDG_CACHE_HOME or
-# ~/.cache, then istio-canary).
+# ~/.cache, then istio-canary). ISTIO_CANARY_VELA_TOOLS names the tool module
+# under hack/tools that vela-core and vela come from (default vela, KubeVela
+# v1.11; vela-1.10 for `make test-compat`); etcd and Kubernetes are shared.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +19,11 @@ GOVERSION=$(go env GOVERSION)
 # The versions stamped into the Kubernetes binaries; the module pins them.
 K8S_VERSION=$(awk '$1=="k8s.io/kubernetes"{print $2}' "$TOOLS/k8s/go.mod")
 K8S_MINOR=$(echo "$K8S_VERSION" | cut -d. -f2)
+VELA_TOOLS=${ISTIO_CANARY_VELA_TOOLS:-vela}
+if [[ ! -f "$TOOLS/$VELA_TOOLS/go.mod" ]]; then
+	echo "ISTIO_CANARY_VELA_TOOLS=$VELA_TOOLS: no tool module hack/tools/$VELA_TOOLS" >&2
+	exit 1
+fi
 
 tool_key() { # tool dir -> content hash of its sources and the Go version
 	(cd "$TOOLS/$1" && { echo "$GOVERSION"; find . -type f | LC_ALL=C sort | xargs sha256sum; }) | sha256sum | cut -c1-16
@@ -60,7 +67,7 @@ build() { # tool-dir output-name package ldflags
 	echo "$dest"
 }
 
-BIN="$CACHE/bin/current-$(echo "$(tool_key etcd)$(tool_key k8s)$(tool_key vela)" | sha256sum | cut -c1-16)"
+BIN="$CACHE/bin/current-$(echo "$(tool_key etcd)$(tool_key k8s)$(tool_key "$VELA_TOOLS")" | sha256sum | cut -c1-16)"
 if [[ -x "$BIN/vela" && -x "$BIN/etcd" && -x "$BIN/kube-apiserver" ]]; then
 	echo "$BIN"
 	exit 0
@@ -69,8 +76,8 @@ fi
 etcd_dir=$(build etcd etcd . "-s -w")
 k8s_ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$K8S_MINOR -X k8s.io/component-base/version.gitTreeState=clean"
 k8s_dir=$(build k8s k8s . "$k8s_ldflags")
-vela_dir=$(build vela vela-core ./vela-core "-s -w")
-vela_cli_dir=$(build vela vela ./vela "-s -w")
+vela_dir=$(build "$VELA_TOOLS" vela-core ./vela-core "-s -w")
+vela_cli_dir=$(build "$VELA_TOOLS" vela ./vela "-s -w")
 
 mkdir -p "$BIN"
 ln -sf "$etcd_dir/etcd" "$BIN/etcd"

@@ -15,6 +15,19 @@ import (
 // programs; when it is set, hack/build-tools.sh is not run.
 const binDirEnv = "ISTIO_CANARY_BIN"
 
+// velaToolsEnv names the tool module under hack/tools that vela-core and
+// vela come from: vela (KubeVela v1.11) by default, vela-1.10 for `make
+// test-compat`. hack/build-tools.sh reads it too, so the programs, the CRDs
+// and the builtin definitions are of one KubeVela version.
+const velaToolsEnv = "ISTIO_CANARY_VELA_TOOLS"
+
+func velaTools() string {
+	if dir := os.Getenv(velaToolsEnv); dir != "" {
+		return dir
+	}
+	return "vela"
+}
+
 // upstream is where the programs and the manifests of the cluster come from.
 // The versions are pinned in one place only: the go.mod files of the tool
 // modules under hack/tools (kubevela, kwok) and of the root module (istio.io/api).
@@ -42,7 +55,7 @@ func findUpstream(ctx context.Context, root string) (upstream, error) {
 		modDir string // the module whose build list pins the version
 		path   string
 	}{
-		{&u.KubeVela, "hack/tools/vela", "github.com/oam-dev/kubevela"},
+		{&u.KubeVela, filepath.Join("hack", "tools", velaTools()), "github.com/oam-dev/kubevela"},
 		{&u.Kwok, "hack/tools/k8s", "sigs.k8s.io/kwok"},
 		{&u.IstioAPI, ".", "istio.io/api"},
 	}

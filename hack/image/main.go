@@ -25,14 +25,15 @@ func main() {
 	arch := flag.String("arch", "amd64", "GOARCH of the binary and the image")
 	version := flag.String("version", "", "org.opencontainers.image.version label and tag (default: git describe --tags --always --dirty)")
 	source := flag.String("source", "https://github.com/istio-canary/istio-canary", "org.opencontainers.image.source label")
+	extract := flag.String("extract", "", "also write the provider binary, read back from the OCI layout, to this file")
 	flag.Parse()
-	if err := run(context.Background(), *out, *arch, *version, *source); err != nil {
+	if err := run(context.Background(), *out, *arch, *version, *source, *extract); err != nil {
 		fmt.Fprintln(os.Stderr, "image:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, out, arch, version, sourceURL string) error {
+func run(ctx context.Context, out, arch, version, sourceURL, extract string) error {
 	start := time.Now()
 	src, err := image.ReadSource(ctx, ".", os.Getenv("SOURCE_DATE_EPOCH"))
 	if err != nil {
@@ -71,6 +72,12 @@ func run(ctx context.Context, out, arch, version, sourceURL string) error {
 	fmt.Printf("image %s (linux/%s, revision %s, created %s) in %s\n",
 		tag.TagStr(), arch, src.Revision, src.Created.Format(time.RFC3339), time.Since(start).Round(100*time.Millisecond))
 	fmt.Printf("  layout:  %s\n  tarball: %s\n", res.Layout, res.Tarball)
+	if extract != "" {
+		if err := image.Extract(res.Layout, provider, extract); err != nil {
+			return err
+		}
+		fmt.Printf("  binary:  %s\n", extract)
+	}
 	fmt.Println(res.Digest)
 	return nil
 }

@@ -199,3 +199,20 @@ func TestReadSource(t *testing.T) {
 		require.Error(t, err, bad)
 	}
 }
+
+// The binary taken out of the layout is the one that went in, runnable.
+func TestExtractGivesBackTheBinary(t *testing.T) {
+	dir := tinyModule(t)
+	out := buildAndWrite(t, dir, ".", testSpec("tiny"))
+	dest := filepath.Join(t.TempDir(), "tiny")
+	require.NoError(t, Extract(out.Layout, "tiny", dest))
+	rebuilt := filepath.Join(t.TempDir(), "tiny")
+	require.NoError(t, GoBuild{Dir: dir, Package: ".", Arch: "amd64", Output: rebuilt}.Run(context.Background()))
+	require.Equal(t, fileSHA(t, rebuilt), fileSHA(t, dest), "the extracted binary is the build's")
+	info, err := os.Stat(dest)
+	require.NoError(t, err)
+	require.NotZero(t, info.Mode().Perm()&0o111, "executable")
+
+	require.ErrorContains(t, Extract(out.Layout, "nothing", dest), "has no file nothing")
+	require.ErrorContains(t, Extract(t.TempDir(), "tiny", dest), "OCI layout")
+}

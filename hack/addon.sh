@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs the addon against the local control plane: the provider as a local
-# process on 127.0.0.1, and the addon enabled as users enable it, from a
-# Helm addon registry (one served on 127.0.0.1 from the tree's package),
-# with providerEndpoint pointing at the provider (so no provider image is
-# needed).
+# process on 127.0.0.1 (the binary taken out of the image `make image`
+# builds, run with the credentials of the addon's ServiceAccount only), and
+# the addon enabled as users enable it, from a Helm addon registry (one
+# served on 127.0.0.1 from the tree's package), with providerEndpoint
+# pointing at the provider (kwok's pods could not run the image).
 #
 #   hack/addon.sh up           build and start the provider, package the addon,
 #                              serve it as the registry istio-canary-local and
@@ -33,6 +34,8 @@ use_cluster() {
 }
 PIDFILE="$STATE/provider.pid"
 ADDRFILE="$STATE/provider.addr"
+PORTFILE="$STATE/provider.port"
+PROVIDER_KUBECONFIG="$STATE/provider.kubeconfig"
 KEYFILE="$STATE/addon.key"
 REGISTRY=istio-canary-local
 REGISTRY_DIR="$STATE/registry"
@@ -51,15 +54,48 @@ stop_provider() {
 	fi
 }
 
+# provider_port is the port the provider listens on: chosen free once and
+# kept, so that the endpoint the addon was enabled with stays right.
+provider_port() {
+	if [[ ! -s "$PORTFILE" ]]; then
+		(cd "$ROOT" && go run ./hack/cluster freeport) >"$PORTFILE"
+	fi
+	tr -d '\n' <"$PORTFILE"
+}
+
+# provider_kubeconfig writes a kubeconfig with a token of the addon's
+# ServiceAccount (the addon, enabled, created it), so that the provider
+# can do what its ClusterRole allows and nothing else, as in the cluster.
+provider_kubeconfig() {
+	local token server ca
+	for _ in $(seq 100); do
+		kubectl -n vela-system get serviceaccount istio-canary-provider >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	token=$(kubectl -n vela-system create token istio-canary-provider --duration=720h)
+	server=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')
+	ca=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
+	rm -f "$PROVIDER_KUBECONFIG"
+	(umask 077 && cat >"$PROVIDER_KUBECONFIG") <<-EOF
+		apiVersion: v1
+		kind: Config
+		clusters: [{name: local, cluster: {server: "$server", certificate-authority-data: "$ca"}}]
+		users: [{name: istio-canary-provider, user: {token: "$token"}}]
+		contexts: [{name: provider, context: {cluster: local, user: istio-canary-provider}}]
+		current-context: provider
+	EOF
+}
+
 start_provider() {
 	stop_provider
 	mkdir -p "$STATE/logs"
 	rm -f "$ADDRFILE"
+	provider_kubeconfig
 	# The local control plane runs a Prometheus (PROMETHEUS_ADDRESS in its
 	# env): it is the default of the canary-analysis steps, as the addon
 	# parameter prometheusAddress is in a real cluster.
-	setsid "$ROOT/bin/istio-canary-provider" --listen=127.0.0.1:0 --address-file="$ADDRFILE" \
-		--kubeconfig="$KUBECONFIG" --prometheus-address="${PROMETHEUS_ADDRESS:-}" -v=2 ${ISTIO_CANARY_PROVIDER_FLAGS:-} \
+	setsid "$ROOT/bin/istio-canary-provider" --listen="127.0.0.1:$(provider_port)" --address-file="$ADDRFILE" \
+		--kubeconfig="$PROVIDER_KUBECONFIG" --prometheus-address="${PROMETHEUS_ADDRESS:-}" -v=2 ${ISTIO_CANARY_PROVIDER_FLAGS:-} \
 		>"$STATE/logs/provider.log" 2>&1 </dev/null &
 	echo $! >"$PIDFILE"
 	# Record it with the cluster, so that `make cluster-down` stops it too.
@@ -199,7 +235,9 @@ key() {
 up_to_date() { # key
 	[[ -f "$KEYFILE" && "$(cat "$KEYFILE")" == "$1" && -f "$PIDFILE" && -s "$ADDRFILE" ]] || return 1
 	kill -0 "$(cat "$PIDFILE")" 2>/dev/null || return 1
-	curl -fsS "http://$(tr -d '\n' <"$ADDRFILE")/healthz" >/dev/null 2>&1 || return 1
+	# Ready: the API server still takes its token (disabling the addon
+	# deletes the ServiceAccount, and so the token, with it).
+	curl -fsS "http://$(tr -d '\n' <"$ADDRFILE")/readyz" >/dev/null 2>&1 || return 1
 	[[ "$(kubectl -n vela-system get application addon-istio-canary -o jsonpath='{.status.status}' 2>/dev/null)" == running ]]
 }
 
@@ -207,9 +245,8 @@ case "${1:-}" in
 up)
 	use_cluster
 	mkdir -p "$ROOT/bin"
-	# Built as the provider image builds it (static, -trimpath), so that the
-	# packages `make image` and its test compiled are reused.
-	(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o bin/istio-canary-provider ./cmd/istio-canary-provider)
+	# The provider binary of the image, read back from its OCI layout.
+	(cd "$ROOT" && go run ./hack/image -out "$STATE/image" -extract bin/istio-canary-provider >/dev/null)
 	want=$(key)
 	if up_to_date "$want"; then
 		# The addon is the tree's; its registry may have stopped (vela lists
@@ -219,9 +256,11 @@ up)
 		exit 0
 	fi
 	rm -f "$KEYFILE"
-	start_provider
-	endpoint="http://$(tr -d '\n' <"$ADDRFILE")"
+	stop_provider
+	# Enabled first: it creates the ServiceAccount the provider runs as.
+	endpoint="http://127.0.0.1:$(provider_port)"
 	enable_from_registry "$endpoint"
+	start_provider
 	echo "$want" >"$KEYFILE"
 	echo "istio-canary enabled from the addon registry $REGISTRY at http://$(tr -d '\n' <"$REGISTRY_ADDRFILE"); provider at $endpoint (log: $STATE/logs/provider.log)"
 	;;

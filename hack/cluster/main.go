@@ -7,6 +7,8 @@
 //	go run ./hack/cluster adopt NAME PID
 //	                               make `down` stop a process someone else
 //	                               started for the cluster (the addon's provider)
+//	go run ./hack/cluster freeport print a free port on 127.0.0.1 (the addon's
+//	                               provider gets its address before it starts)
 package main
 
 import (
@@ -23,7 +25,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: cluster up|down|status|adopt NAME PID")
+		fmt.Fprintln(os.Stderr, "usage: cluster up|down|status|adopt NAME PID|freeport")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -35,6 +37,14 @@ func main() {
 }
 
 func run(ctx context.Context, command string, args []string) error {
+	if command == "freeport" {
+		ports, err := cluster.FreePorts(1)
+		if err != nil {
+			return err
+		}
+		fmt.Println(ports[0])
+		return nil
+	}
 	if command != "adopt" && len(args) > 0 {
 		return fmt.Errorf("%s takes no arguments", command)
 	}

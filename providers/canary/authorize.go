@@ -125,6 +125,9 @@ func (cl Clients) checkCall(ctx context.Context, c stepCall) (*workflowrun.Run, 
 	if run.Revision == c.revision && workflowrun.StepFinished(run.StepStatus(c.step)) {
 		return nil, nil, refusedf("step %s of application %s/%s has finished", c.step, c.namespace, c.app)
 	}
+	// Whether the run has come to the step cannot be told: vela-core runs
+	// several steps in one reconcile and records their phases at its end,
+	// so a step running now may follow steps still recorded as running.
 	named, err := stepComponents(step)
 	if err != nil {
 		return nil, nil, err

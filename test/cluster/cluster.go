@@ -62,6 +62,7 @@ func (o Options) withDefaults() (Options, error) {
 // Cluster is a running, healthy local control plane.
 type Cluster struct {
 	Dir             string // state directory
+	AuditLog        string // what service accounts did, as kube-apiserver's audit log (JSON lines)
 	Kubeconfig      string // admin kubeconfig (cluster-admin)
 	EnvFile         string // shell file exporting KUBECONFIG and PATH
 	BinDir          string // kubectl, vela, vela-core, ...
@@ -72,6 +73,7 @@ type Cluster struct {
 func newCluster(l layout, s state) *Cluster {
 	return &Cluster{
 		Dir:             l.dir,
+		AuditLog:        l.auditLog(),
 		Kubeconfig:      l.kubeconfig(),
 		EnvFile:         l.envFile(),
 		BinDir:          s.BinDir,

@@ -72,7 +72,7 @@ func TestKubeconfigRoundTrip(t *testing.T) {
 }
 
 func TestFreePortsAreDistinct(t *testing.T) {
-	ports, err := freePorts(5)
+	ports, err := FreePorts(5)
 	require.NoError(t, err)
 	seen := map[int]bool{}
 	for _, p := range ports {

@@ -36,8 +36,23 @@ func etcd(l layout, p Ports) component {
 	}}
 }
 
-func kubeAPIServer(p Ports, k pki) component {
+// auditPolicy records every request of a service account (a provider run
+// with one's credentials) at Metadata level, and nothing else: what the
+// tests read to tell which permissions a role needs.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    userGroups: ["system:serviceaccounts"]
+  - level: None
+`
+
+func kubeAPIServer(l layout, p Ports, k pki) component {
 	return component{name: "kube-apiserver", args: []string{
+		"--audit-policy-file=" + l.auditPolicy(),
+		"--audit-log-path=" + l.auditLog(),
+		"--audit-log-maxbackup=0",
 		"--etcd-servers=http://" + addr(p.EtcdClient),
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",

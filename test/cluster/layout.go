@@ -25,6 +25,10 @@ func (l layout) logsDir() string     { return filepath.Join(l.dir, "logs") }
 func (l layout) pkiDir() string      { return filepath.Join(l.dir, "pki") }
 func (l layout) etcdDataDir() string { return filepath.Join(l.dir, "etcd") }
 func (l layout) kwokStages() string  { return filepath.Join(l.dir, "kwok-stages.yaml") }
+func (l layout) auditPolicy() string { return filepath.Join(l.dir, "audit-policy.yaml") }
+
+// auditLog is where kube-apiserver records what service accounts do.
+func (l layout) auditLog() string { return filepath.Join(l.logsDir(), "audit.log") }
 func (l layout) logFile(name string) string {
 	return filepath.Join(l.logsDir(), name+".log")
 }

@@ -16,11 +16,11 @@ type Ports struct {
 	Prometheus int `json:"prometheus"`
 }
 
-// freePorts asks the kernel for n distinct free ports on 127.0.0.1. All
+// FreePorts asks the kernel for n distinct free ports on 127.0.0.1. All
 // listeners are held until every port is known, so no port is handed out
 // twice; a program of someone else may still take one before we bind it,
 // which a later health check would report.
-func freePorts(n int) ([]int, error) {
+func FreePorts(n int) ([]int, error) {
 	listeners := make([]net.Listener, 0, n)
 	defer func() {
 		for _, l := range listeners {
@@ -40,7 +40,7 @@ func freePorts(n int) ([]int, error) {
 }
 
 func allocatePorts() (Ports, error) {
-	p, err := freePorts(6)
+	p, err := FreePorts(6)
 	if err != nil {
 		return Ports{}, err
 	}

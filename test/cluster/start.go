@@ -47,6 +47,9 @@ func start(ctx context.Context, opts Options, l layout) (state, error) {
 	if err := os.WriteFile(l.kwokStages(), stages, 0o644); err != nil {
 		return s, fmt.Errorf("write kwok stages: %w", err)
 	}
+	if err := os.WriteFile(l.auditPolicy(), []byte(auditPolicy), 0o644); err != nil {
+		return s, fmt.Errorf("write audit policy: %w", err)
+	}
 	// Read every manifest before starting anything: a missing file fails fast.
 	manifests, err := loadManifests(up)
 	if err != nil {
@@ -71,7 +74,7 @@ func start(ctx context.Context, opts Options, l layout) (state, error) {
 	}
 	step("etcd ready on %s", addr(s.Ports.EtcdClient))
 
-	apiProcess, err := launch(kubeAPIServer(s.Ports, creds))
+	apiProcess, err := launch(kubeAPIServer(l, s.Ports, creds))
 	if err != nil {
 		return s, err
 	}

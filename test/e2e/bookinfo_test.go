@@ -51,6 +51,7 @@ func TestBookinfoRollbackFromFirstBatch(t *testing.T) {
 	watch := e.watchTraffic("reviews")
 
 	e.rolloutFirstBatch()
+	e.checkForgedCallsRefused()
 
 	e.apply("examples/bookinfo/rollback.yaml")
 	e.waitPhase(e.ns, app, "running", 3*time.Minute)

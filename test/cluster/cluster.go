@@ -68,6 +68,9 @@ type Cluster struct {
 	BinDir          string // kubectl, vela, vela-core, ...
 	KubeVelaVersion string // e.g. v1.11.0
 	Ports           Ports
+	// Auth tells that vela-core runs in authentication mode: it impersonates
+	// an Application's user (ISTIO_CANARY_VELA_AUTH; see UserKubeconfig).
+	Auth bool
 }
 
 func newCluster(l layout, s state) *Cluster {
@@ -79,6 +82,7 @@ func newCluster(l layout, s state) *Cluster {
 		BinDir:          s.BinDir,
 		KubeVelaVersion: s.KubeVelaVersion,
 		Ports:           s.Ports,
+		Auth:            s.Auth,
 	}
 }
 
@@ -131,6 +135,9 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 
 	if s, err := l.readState(); err == nil {
 		checkErr := checkHealth(ctx, l, s)
+		if checkErr == nil && s.Auth != velaAuth() {
+			checkErr = fmt.Errorf("vela-core's authentication mode is %v, %s asks for %v", s.Auth, velaAuthEnv, velaAuth())
+		}
 		if checkErr == nil {
 			fmt.Fprintf(opts.Log, "cluster: reusing the healthy cluster in %s\n", l.dir)
 			return newCluster(l, s), nil

@@ -99,3 +99,27 @@ func TestPrometheusTargetsAreAddedAndRemovedOneByOne(t *testing.T) {
 	require.Equal(t, []string{"127.0.0.1:1002"}, got)
 	require.NoError(t, removeB())
 }
+
+func TestVelaCoreAuthenticationModeOnlyWhenAsked(t *testing.T) {
+	l := layout{dir: "/state"}
+	p := Ports{VelaHealth: 1, VelaWebhook: 2}
+	plain := velaCore(l, p, false)
+	require.Contains(t, plain.args, "--use-webhook=false")
+	require.Empty(t, plain.env, "the default vela-core runs with the admin kubeconfig")
+	for _, a := range plain.args {
+		require.NotContains(t, a, "authentication", "the default vela-core has no authentication flag")
+	}
+
+	auth := velaCore(l, p, true)
+	for _, want := range []string{
+		"--feature-gates=AuthenticateApplication=true",
+		"--authentication-with-user=true",
+		"--use-webhook=true",
+		"--webhook-port=2",
+		"--webhook-cert-dir=/state/vela-webhook-certs",
+	} {
+		require.Contains(t, auth.args, want)
+	}
+	require.NotContains(t, auth.args, "--use-webhook=false")
+	require.Equal(t, []string{"KUBECONFIG=/state/vela-core.kubeconfig"}, auth.env)
+}

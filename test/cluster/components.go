@@ -13,6 +13,8 @@ type component struct {
 	args []string
 	// program is the binary when it is not name in the cluster's bin dir.
 	program string
+	// env is added to the environment (after KUBECONFIG, which it may replace).
+	env []string
 }
 
 func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
@@ -114,20 +116,30 @@ func kwok(l layout, p Ports) component {
 // webhooks (nothing could call back into a local process through a
 // Service), no leader election, and external CueX packages re-read when
 // they change (the addon registers its provider through one).
-func velaCore(p Ports) component {
-	return component{name: "vela-core", args: []string{
-		"--use-webhook=false",
+//
+// In authentication mode (auth), it runs as its ServiceAccount with the
+// chart's authentication flags and serves its webhooks (see velaAuthEnv).
+func velaCore(l layout, p Ports, auth bool) component {
+	c := component{name: "vela-core", args: []string{
 		"--enable-leader-election=false",
 		"--metrics-addr=0", // controller-runtime: "0" serves no metrics
 		"--health-addr=" + addr(p.VelaHealth),
 		"--enable-external-package-for-default-compiler=true",
 		"--enable-external-package-watch-for-default-compiler=true",
 	}}
+	if !auth {
+		c.args = append([]string{"--use-webhook=false"}, c.args...)
+		return c
+	}
+	c.args = append(c.args, velaCoreAuthArgs(l, p)...)
+	c.env = []string{"KUBECONFIG=" + l.velaCoreKubeconfig()}
+	return c
 }
 
 // start launches c from binDir, detached, logging to logs/<name>.log.
 func (c component) start(l layout, binDir string) (Process, error) {
 	env := append(os.Environ(), "KUBECONFIG="+l.kubeconfig())
+	env = append(env, c.env...) // exec: the last value of a variable wins
 	program := filepath.Join(binDir, c.name)
 	if c.program != "" {
 		program = c.program

@@ -46,7 +46,13 @@ type namedContext struct {
 
 // writeKubeconfig writes a self-contained admin kubeconfig (CA embedded).
 func writeKubeconfig(path string, port int, creds pki) error {
-	ca, err := os.ReadFile(creds.CACert)
+	return writeTokenKubeconfig(path, port, creds.CACert, creds.AdminToken)
+}
+
+// writeTokenKubeconfig writes a self-contained kubeconfig (CA embedded) of
+// the user of a bearer token.
+func writeTokenKubeconfig(path string, port int, caFile, token string) error {
+	ca, err := os.ReadFile(caFile)
 	if err != nil {
 		return fmt.Errorf("read CA: %w", err)
 	}
@@ -55,7 +61,7 @@ func writeKubeconfig(path string, port int, creds pki) error {
 	c.Cluster.Server = "https://" + addr(port)
 	c.Cluster.CertificateAuthorityData = ca
 	u := namedUser{Name: name}
-	u.User.Token = creds.AdminToken
+	u.User.Token = token
 	x := namedContext{Name: name}
 	x.Context.Cluster, x.Context.User, x.Context.Namespace = name, name, "default"
 	data, err := yaml.Marshal(kubeconfig{

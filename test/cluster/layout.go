@@ -41,6 +41,8 @@ type state struct {
 	Ports           Ports     `json:"ports"`
 	Processes       []Process `json:"processes"`
 	StartedAt       time.Time `json:"startedAt"`
+	// Auth tells that vela-core runs in authentication mode (see velaAuthEnv).
+	Auth bool `json:"auth,omitempty"`
 }
 
 func (l layout) readState() (state, error) {

@@ -14,6 +14,8 @@ type Ports struct {
 	Kwok       int `json:"kwok"`
 	VelaHealth int `json:"velaHealth"`
 	Prometheus int `json:"prometheus"`
+	// VelaWebhook is vela-core's webhook server, in authentication mode only.
+	VelaWebhook int `json:"velaWebhook,omitempty"`
 }
 
 // FreePorts asks the kernel for n distinct free ports on 127.0.0.1. All

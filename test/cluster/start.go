@@ -24,9 +24,16 @@ func start(ctx context.Context, opts Options, l layout) (state, error) {
 		return s, err
 	}
 	step("programs in %s", up.BinDir)
-	s = state{BinDir: up.BinDir, KubeVelaVersion: up.KubeVela.Version, StartedAt: time.Now()}
+	s = state{BinDir: up.BinDir, KubeVelaVersion: up.KubeVela.Version, StartedAt: time.Now(), Auth: velaAuth()}
 	if s.Ports, err = allocatePorts(); err != nil {
 		return s, err
+	}
+	if s.Auth {
+		webhook, err := FreePorts(1)
+		if err != nil {
+			return s, err
+		}
+		s.Ports.VelaWebhook = webhook[0]
 	}
 	for _, dir := range []string{l.logsDir(), l.etcdDataDir()} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -39,6 +46,11 @@ func start(ctx context.Context, opts Options, l layout) (state, error) {
 	}
 	if err := writeKubeconfig(l.kubeconfig(), s.Ports.APIServer, creds); err != nil {
 		return s, err
+	}
+	if s.Auth {
+		if err := addAuthUser(l, s.Ports.APIServer, creds); err != nil {
+			return s, err
+		}
 	}
 	stages, err := kwokStages(up.Kwok)
 	if err != nil {
@@ -107,7 +119,12 @@ func start(ctx context.Context, opts Options, l layout) (state, error) {
 	}
 	step("applied vela-system, the fake node, %d CRDs and %d vela definitions", len(manifests.crds), len(manifests.definitions))
 
-	velaProcess, err := launch(velaCore(s.Ports))
+	if s.Auth {
+		if err := prepareAuth(ctx, clients, l, s.Ports, creds); err != nil {
+			return s, err
+		}
+	}
+	velaProcess, err := launch(velaCore(l, s.Ports, s.Auth))
 	if err != nil {
 		return s, err
 	}
@@ -115,6 +132,12 @@ func start(ctx context.Context, opts Options, l layout) (state, error) {
 		return s, err
 	}
 	step("vela-core %s ready", s.KubeVelaVersion)
+	if s.Auth {
+		if err := registerWebhook(ctx, clients, s.Ports, creds, velaProcess); err != nil {
+			return s, err
+		}
+		step("authentication mode: vela-core runs as vela-system/%s and its Application webhook serves on %s", velaCoreServiceAccount, addr(s.Ports.VelaWebhook))
+	}
 
 	if err := waitNodeReady(ctx, clients, s.Processes); err != nil {
 		return s, err

@@ -111,21 +111,43 @@ test-meshprobe: meshprobe ## The mesh probe's own tests (its module; built with 
 test-cue09: ## The render tests with CUE v0.9, the one of vela v1.10 (test/render/cue09: a module of its own, as a module holds one CUE).
 	cd test/render/cue09 && $(GO) test ./...
 
-# test-compat works in a copy of the tree (of the working tree, or of the
-# commit COMPAT_REF): hack/addon.sh keeps the provider and the addon registry
-# in <root>/.cluster, so the copy's cluster is its own, beside make test-e2e's.
-COMPAT_DIR ?= $(or $(ISTIO_CANARY_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/istio-canary)/compat-vela-1.10
+# tree-test runs end-to-end tests in a copy of the tree, on a cluster of
+# their own that it stops at the end: $(1) the copy's directory, $(2) the
+# environment (NAME=value ...) of the cluster and the tests, $(3) the tests
+# (-run), $(4) a commit to copy instead of the working tree. hack/addon.sh
+# keeps the provider and the addon registry in <root>/.cluster, so the
+# copy's cluster is its own, beside make test-e2e's. The copy is a git
+# repository whose HEAD is the commit (or HEAD, the working tree's changes
+# left uncommitted), borrowing this repository's objects read-only
+# (alternates): make image reads the revision from git.
+TREE_TEST_CACHE := $(or $(ISTIO_CANARY_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/istio-canary)
+define tree-test
+	tree='$(1)'; rev=$$(git rev-parse --verify '$(or $(4),HEAD)^{commit}'); \
+	objects=$$(git rev-parse --path-format=absolute --git-common-dir)/objects; \
+	mkdir -p "$$tree"; \
+	find "$$tree" -mindepth 1 -maxdepth 1 ! -name .cluster -exec rm -rf {} +; \
+	if [[ -n '$(4)' ]]; then git archive "$$rev"; else tar -c --exclude=./.git --exclude=./.cluster --exclude=./.image --exclude=./.package --exclude=./bin .; fi | tar -x -C "$$tree"; \
+	git -C "$$tree" init -q; echo "$$objects" >"$$tree/.git/objects/info/alternates"; \
+	git -C "$$tree" update-ref HEAD "$$rev"; git -C "$$tree" reset -q; \
+	cd "$$tree"; unset ISTIO_CANARY_BIN KUBECONFIG; \
+	export $(2) ISTIO_CANARY_CLUSTER_DIR="$$tree/.cluster"; \
+	status=0; $(GO) test -tags e2e ./test/e2e/ -run '$(3)' -count=1 -v -timeout 60m || status=$$?; \
+	$(GO) run ./hack/cluster down; exit $$status
+endef
+
+COMPAT_DIR ?= $(TREE_TEST_CACHE)/compat-vela-1.10
 COMPAT_TESTS ?= ^TestBookinfo
 
 .PHONY: test-compat
 test-compat: prometheus meshprobe ## The bookinfo canary end-to-end tests on vela-core and vela v1.10.9, in a cluster of their own, stopped at the end (COMPAT_REF=<commit>, COMPAT_TESTS=<-run>).
-	tree='$(COMPAT_DIR)'; mkdir -p "$$tree"; \
-	find "$$tree" -mindepth 1 -maxdepth 1 ! -name .cluster -exec rm -rf {} +; \
-	if [[ -n '$(COMPAT_REF)' ]]; then git archive '$(COMPAT_REF)'; else tar -c --exclude=./.git --exclude=./.cluster --exclude=./.image --exclude=./.package --exclude=./bin .; fi | tar -x -C "$$tree"; \
-	cd "$$tree"; unset ISTIO_CANARY_BIN KUBECONFIG; \
-	export ISTIO_CANARY_VELA_TOOLS=vela-1.10 ISTIO_CANARY_CLUSTER_DIR="$$tree/.cluster"; \
-	status=0; $(GO) test -tags e2e ./test/e2e/ -run '$(COMPAT_TESTS)' -count=1 -v -timeout 60m || status=$$?; \
-	$(GO) run ./hack/cluster down; exit $$status
+	$(call tree-test,$(COMPAT_DIR),ISTIO_CANARY_VELA_TOOLS=vela-1.10,$(COMPAT_TESTS),$(COMPAT_REF))
+
+AUTH_DIR ?= $(TREE_TEST_CACHE)/auth
+AUTH_TESTS ?= ^TestAuth
+
+.PHONY: test-auth
+test-auth: prometheus meshprobe ## The seed flow by a user of an app team with vela's authentication on (vela-core impersonates the user), in a cluster of its own, stopped at the end (AUTH_REF=<commit>, AUTH_TESTS=<-run>).
+	$(call tree-test,$(AUTH_DIR),ISTIO_CANARY_VELA_AUTH=1,$(AUTH_TESTS),$(AUTH_REF))
 
 .PHONY: test
 test: test-unit test-cue09 test-meshprobe lint def-check test-e2e ## Run the unit tests (the mesh probe's and CUE v0.9's too), the linters, the definition checks and the end-to-end tests.

@@ -16,11 +16,12 @@ import (
 
 // notLinked are the files of test/render this module does not run, and why.
 var notLinked = map[string]string{
-	"doc.go":                "the package doc of test/render; this module has its own",
-	"contract_test.go":      "runs the real provider (providers/...), which needs the main module",
-	"analysis_seam_test.go": "runs the real provider (providers/...), which needs the main module",
-	"stubs_test.go":         "compares the stubs with the main module's kubevela dependencies",
-	"istio_crd_test.go":     "validates objects against Istio's CRDs; no CUE involved",
+	"doc.go":                  "the package doc of test/render; this module has its own",
+	"contract_test.go":        "runs the real provider (providers/...), which needs the main module",
+	"analysis_seam_test.go":   "runs the real provider (providers/...), which needs the main module",
+	"stubs_test.go":           "compares the stubs with the main module's kubevela dependencies",
+	"istio_crd_test.go":       "validates objects against Istio's CRDs; no CUE involved",
+	"istio_crd_files_test.go": "writes and checks the CRD files of istio_crd_test.go",
 }
 
 // TestCUEVersion: this module must run the CUE that vela v1.10 runs, the one

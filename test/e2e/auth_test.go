@@ -30,15 +30,32 @@ const authEnv = "ISTIO_CANARY_VELA_AUTH"
 // appTeamRules are what a user of an app team needs in their namespace to
 // run the seed's canary with vela's authentication on (withUser): vela-core
 // does everything the Application's workflow does as the user who wrote the
-// Application, so the user needs the objects vela applies, reads, checks
-// and collects, besides the Application itself.
+// Application, so besides managing the Application (and patching its status:
+// `vela workflow resume`), the user must be allowed what vela does to the
+// objects it renders: get, create and patch them, and delete them when
+// they go (the old version's Deployment after the release, everything when
+// the Application is deleted). Nothing more: neither list nor watch nor
+// update, no ConfigMap, no Pod. The test checks that vela-core used every
+// one of these permissions on the applied objects, as the user, and was
+// refused none.
 var appTeamRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"core.oam.dev"}, Resources: []string{"applications"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
-	{APIGroups: []string{"core.oam.dev"}, Resources: []string{"applications/status"}, Verbs: []string{"get", "update", "patch"}},
-	{APIGroups: []string{"apps"}, Resources: []string{"deployments", "controllerrevisions"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
-	{APIGroups: []string{""}, Resources: []string{"services", "configmaps"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
-	{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch"}},
-	{APIGroups: []string{"networking.istio.io"}, Resources: []string{"virtualservices", "destinationrules", "gateways"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+	{APIGroups: []string{"core.oam.dev"}, Resources: []string{"applications/status"}, Verbs: []string{"patch"}},
+	{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: appliedVerbs},
+	{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: appliedVerbs},
+	{APIGroups: []string{"networking.istio.io"}, Resources: []string{"virtualservices", "destinationrules", "gateways"}, Verbs: appliedVerbs},
+}
+
+// appliedVerbs are what vela-core does, as the Application's user, to the
+// objects it applies.
+var appliedVerbs = []string{"get", "create", "patch", "delete"}
+
+// appTeamClusterRules are what `vela workflow resume` needs beyond the
+// namespace: it lists the Application's ResourceTrackers, which are
+// cluster-scoped, to find Kruise Rollouts to resume (vela's
+// pkg/rollout.getAssociatedRollouts), whatever the workflow.
+var appTeamClusterRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{"core.oam.dev"}, Resources: []string{"resourcetrackers"}, Verbs: []string{"get", "list"}},
 }
 
 // TestAuthSeedFlowAsAppTeamUser plays the seed's story with vela's
@@ -87,19 +104,39 @@ func TestAuthSeedFlowAsAppTeamUser(t *testing.T) {
 	e.checkMesh("reviews", map[string]int{"v2": 100})
 	e.requireAppUser(user)
 
+	// Deleting the Application: vela-core collects everything, as alice.
+	e.runAs(kubeconfig, "kubectl", "delete", "application", app, "-n", e.ns, "--timeout=3m")
+	e.eventually(2*time.Minute, "vela to collect the Application's objects", func() (bool, string) {
+		deps, err := e.kube.AppsV1().Deployments(e.ns).List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		vss, err := e.istio.NetworkingV1().VirtualServices(e.ns).List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(deps.Items) == 0 && len(vss.Items) == 0, fmt.Sprintf("%d Deployments, %d VirtualServices", len(deps.Items), len(vss.Items))
+	})
+
 	used, forbidden := impersonatedRequests(t, e.c.AuditLog, start, user)
 	t.Logf("vela-core's requests as %s, by permission:", user)
 	for _, p := range slices.Sorted(maps.Keys(used)) {
 		t.Logf("  %5d  %s", used[p], p)
 	}
 	require.Empty(t, forbidden, "requests of vela-core as %s that her Role does not allow", user)
-	for _, p := range []string{
-		permission("apps", "deployments", "create"),
-		permission("networking.istio.io", "virtualservices", "patch"),
-		permission("networking.istio.io", "destinationrules", "patch"),
-	} {
-		require.NotZero(t, used[p], "vela-core did not %s as %s: is it impersonating?", p, user)
+	var unused []string
+	for _, rule := range appTeamRules[2:] { // the applied objects
+		for _, g := range rule.APIGroups {
+			for _, r := range rule.Resources {
+				for _, v := range rule.Verbs {
+					if p := permission(g, r, v); used[p] == 0 {
+						unused = append(unused, p)
+					}
+				}
+			}
+		}
 	}
+	require.Empty(t, unused, "granted to %s on the applied objects but not used by vela-core as her (is it impersonating? or is the Role more than needed?)", user)
 }
 
 // grantAppTeam gives user the app team's Role in the test's namespace.
@@ -116,6 +153,22 @@ func (e *env) grantAppTeam(user string) {
 	}
 	_, err = e.kube.RbacV1().RoleBindings(e.ns).Create(ctx, binding, metav1.CreateOptions{})
 	require.NoError(e.t, err)
+
+	name := "app-team-" + user + "-" + e.ns
+	clusterRole := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: appTeamClusterRules}
+	_, err = e.kube.RbacV1().ClusterRoles().Create(ctx, clusterRole, metav1.CreateOptions{})
+	require.NoError(e.t, err)
+	clusterBinding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
+		Subjects:   binding.Subjects,
+	}
+	_, err = e.kube.RbacV1().ClusterRoleBindings().Create(ctx, clusterBinding, metav1.CreateOptions{})
+	require.NoError(e.t, err)
+	e.t.Cleanup(func() {
+		_ = e.kube.RbacV1().ClusterRoleBindings().Delete(context.Background(), name, metav1.DeleteOptions{})
+		_ = e.kube.RbacV1().ClusterRoles().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
 }
 
 // tryAs runs a program of the cluster as the user of kubeconfig.

@@ -42,17 +42,21 @@ REGISTRY_DIR="$STATE/registry"
 REGISTRY_PIDFILE="$STATE/registry.pid"
 REGISTRY_ADDRFILE="$STATE/registry.addr"
 
-stop_provider() {
-	if [[ -f "$PIDFILE" ]]; then
+# stop PIDFILE FILE...: stop the process PIDFILE names (wait up to 5 s for
+# it to end), then remove PIDFILE and the FILEs that describe it.
+stop() {
+	if [[ -f "$1" ]]; then
 		local pid
-		pid=$(cat "$PIDFILE")
+		pid=$(cat "$1")
 		if kill -0 "$pid" 2>/dev/null; then
 			kill "$pid"
 			for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		fi
-		rm -f "$PIDFILE" "$ADDRFILE"
 	fi
+	rm -f "$@"
 }
+
+stop_provider() { stop "$PIDFILE" "$ADDRFILE"; }
 
 # provider_port is the port the provider listens on: chosen free once and
 # kept, so that the endpoint the addon was enabled with stays right.
@@ -183,17 +187,7 @@ start_registry() {
 	return 1
 }
 
-stop_registry() {
-	if [[ -f "$REGISTRY_PIDFILE" ]]; then
-		local pid
-		pid=$(cat "$REGISTRY_PIDFILE")
-		if kill -0 "$pid" 2>/dev/null; then
-			kill "$pid"
-			for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		fi
-		rm -f "$REGISTRY_PIDFILE" "$REGISTRY_ADDRFILE"
-	fi
-}
+stop_registry() { stop "$REGISTRY_PIDFILE" "$REGISTRY_ADDRFILE"; }
 
 # serve_registry makes sure the registry is served and vela knows it at its
 # address.

@@ -29,9 +29,8 @@ type Workflows interface {
 	// Get reads an Application's current run and spec; an error wrapping
 	// NotFound when it does not exist.
 	Get(ctx context.Context, namespace, app string) (*workflowrun.Run, error)
-	// RevisionApp names the Application a revision belongs to; "" when the
-	// revision does not exist.
-	RevisionApp(ctx context.Context, namespace, revision string) (string, error)
+	// Revisions lists an Application's revisions.
+	Revisions(ctx context.Context, namespace, app string) ([]workflowrun.Revision, error)
 }
 
 // RefusedError is a call the API server's state does not support. The step
@@ -112,7 +111,8 @@ func (cl Clients) checkCall(ctx context.Context, c stepCall) (*workflowrun.Run, 
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := cl.checkRevision(ctx, run, c); err != nil {
+	current, err := cl.checkRevision(ctx, run, c)
+	if err != nil {
 		return nil, nil, err
 	}
 	step := run.PlannedStep(c.step)
@@ -122,7 +122,7 @@ func (cl Clients) checkCall(ctx context.Context, c stepCall) (*workflowrun.Run, 
 	if !slices.Contains(c.stepTypes, step.Type) {
 		return nil, nil, refusedf("step %s of application %s/%s is a %s step; only %v steps make this call", c.step, c.namespace, c.app, step.Type, c.stepTypes)
 	}
-	if run.Revision == c.revision && workflowrun.StepFinished(run.StepStatus(c.step)) {
+	if current && workflowrun.StepFinished(run.StepStatus(c.step)) {
 		return nil, nil, refusedf("step %s of application %s/%s has finished", c.step, c.namespace, c.app)
 	}
 	// Whether the run has come to the step cannot be told: vela-core runs
@@ -140,41 +140,73 @@ func (cl Clients) checkCall(ctx context.Context, c stepCall) (*workflowrun.Run, 
 	return run, step, nil
 }
 
-// checkRevision: the run of the call's revision is in progress, or it is a
-// revision newer than the recorded run's, whose run vela-core is starting
-// and has not recorded yet.
-func (cl Clients) checkRevision(ctx context.Context, run *workflowrun.Run, c stepCall) error {
-	if run.Revision == c.revision {
-		if !run.Active() {
-			return refusedf("the workflow of application %s/%s for revision %s is not running", c.namespace, c.app, c.revision)
-		}
-		return nil
+// checkRevision: the run of the call's revision is in progress, or it is
+// the Application's newest revision, whose run vela-core is starting and
+// has not recorded yet (it writes the status at the end of a reconcile).
+// It reports whether the recorded run is the revision's.
+func (cl Clients) checkRevision(ctx context.Context, run *workflowrun.Run, c stepCall) (bool, error) {
+	current, newest, err := cl.runOfRevision(ctx, run, c.namespace, c.revision)
+	switch {
+	case err != nil:
+		return false, err
+	case current && !run.Active():
+		return false, refusedf("the workflow of application %s/%s for revision %s is not running", c.namespace, c.app, c.revision)
+	case current:
+		return true, nil
+	case newest == "":
+		return false, refusedf("revision %s is not a revision of application %s/%s", c.revision, c.namespace, c.app)
+	case newest != c.revision:
+		return false, refusedf("revision %s of application %s/%s is not the one its workflow runs (%s) nor its newest (%s)", c.revision, c.namespace, c.app, run.Revision, newest)
 	}
-	owner, err := cl.Workflows.RevisionApp(ctx, c.namespace, c.revision)
+	return false, nil
+}
+
+// runOfRevision tells whether the recorded run is that of the revision
+// (context.appRevision); when it is not, it also names the Application's
+// newest revision, "" when the revision is not one of the Application's.
+// vela records a run under the Application's publishVersion when it has
+// one, so the revision's own publishVersion is read then.
+func (cl Clients) runOfRevision(ctx context.Context, run *workflowrun.Run, namespace, revision string) (current bool, newest string, err error) {
+	if run.PublishVersion == "" && run.IsOf(revision) {
+		return true, "", nil
+	}
+	revisions, err := cl.Workflows.Revisions(ctx, namespace, run.App)
 	if err != nil {
-		return err
+		return false, "", err
 	}
-	if owner != c.app {
-		return refusedf("revision %s is not a revision of application %s/%s", c.revision, c.namespace, c.app)
+	found, newestN := false, -1
+	for _, r := range revisions {
+		if r.Name == revision {
+			found = true
+			if run.IsOf(r.RunName()) {
+				return true, "", nil
+			}
+		}
+		if n := revisionNumber(r.Name); n > newestN {
+			newest, newestN = r.Name, n
+		}
 	}
-	if run.Revision != "" && !newerRevision(c.revision, run.Revision) {
-		return refusedf("revision %s of application %s/%s is not the one its workflow runs (%s)", c.revision, c.namespace, c.app, run.Revision)
+	if !found {
+		return false, "", nil
 	}
-	return nil
+	return false, newest, nil
 }
 
-// revisionNumber reads N of vela's revision names, <app>-v<N>.
-var revisionNumber = regexp.MustCompile(`-v([0-9]+)$`)
-
-func newerRevision(a, b string) bool {
-	ma, mb := revisionNumber.FindStringSubmatch(a), revisionNumber.FindStringSubmatch(b)
-	if ma == nil || mb == nil {
-		return false
+// revisionNumber reads N of vela's revision names, <app>-v<N>; -1 for
+// another name.
+func revisionNumber(name string) int {
+	m := revisionSuffix.FindStringSubmatch(name)
+	if m == nil {
+		return -1
 	}
-	na, errA := strconv.Atoi(ma[1])
-	nb, errB := strconv.Atoi(mb[1])
-	return errA == nil && errB == nil && na > nb
+	n, err := strconv.Atoi(m[1])
+	if err != nil {
+		return -1
+	}
+	return n
 }
+
+var revisionSuffix = regexp.MustCompile(`-v([0-9]+)$`)
 
 // stepComponents returns the step's components property when the spec
 // writes it; nil when the step canaries every component with a rollout

@@ -2,6 +2,7 @@ package canary
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -10,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/klog/v2/ktesting"
 
+	"github.com/istio-canary/istio-canary/providers/workflowrun"
 	"github.com/istio-canary/istio-canary/providers/workflowrun/workflowruntest"
 )
 
@@ -180,11 +182,36 @@ func TestPlanOfANewRevisionBeforeVelaRecordsItsRun(t *testing.T) {
 	require.ErrorContains(t, err, "refused: revision book-info-v3 is not a revision of application default/book-info")
 }
 
-func TestNewerRevision(t *testing.T) {
-	require.True(t, newerRevision("app-v10", "app-v9"))
-	require.False(t, newerRevision("app-v9", "app-v10"))
-	require.False(t, newerRevision("app-v2", "app-v2"))
-	require.False(t, newerRevision("app", "app-v1"))
+func TestRevisionNumber(t *testing.T) {
+	require.Equal(t, 10, revisionNumber("app-v10"))
+	require.Equal(t, 2, revisionNumber("my-vf-app-v2"))
+	require.Equal(t, -1, revisionNumber("app"))
+}
+
+// With app.oam.dev/publishVersion, vela records the run under the pin
+// ("2"), not the revision's name: the revision object, which carries the
+// pin it was made for, ties the two. An abort of that run is honoured.
+func TestCallsOfAnApplicationWithAPublishVersion(t *testing.T) {
+	pinned := func(u *unstructured.Unstructured) {
+		u.SetAnnotations(map[string]string{"app.oam.dev/publishVersion": "2"})
+		_ = unstructured.SetNestedField(u.Object, "2", "status", "workflow", "appRevision")
+	}
+	docs := strings.Replace(workflowruntest.SeedApplication, "    app.oam.dev/name: book-info\n",
+		"    app.oam.dev/name: book-info\n  annotations:\n    app.oam.dev/publishVersion: \"2\"\n", 1)
+	require.NotEqual(t, workflowruntest.SeedApplication, docs)
+	f := newFixture(t, step1Live()...)
+	f.Workflows = workflowruntest.Applications(t, docs, pinned)
+	_, ctx := ktesting.NewTestContext(t)
+	got, err := f.Scale(ctx, step1Scale(t))
+	require.NoError(t, err)
+	require.True(t, got.Changed)
+
+	runs := &workflowruntest.Runs{Run: workflowrun.Run{Namespace: testNS, App: testApp, ID: "2@2026-11-29T21:00:00Z", Revision: "2",
+		PublishVersion: "2", AbortRequested: true, AbortReason: "aborted by alice"}}
+	f.Analysis = &Analysis{Runs: runs}
+	res, err := f.plan(ctx, planStep(t, ptr(0), wt("reviews-v1", 90), wt("reviews-v2", 10)))
+	require.NoError(t, err)
+	require.Equal(t, "aborted by alice", res.Aborted, "the pinned run's abort applies to its revision's steps")
 }
 
 // Analyze queries only the Prometheus the Application's step names.

@@ -75,8 +75,14 @@ func (cl Clients) aborted(ctx context.Context, in *PlanParams) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if !run.AbortRequested || (in.Revision != "" && run.Revision != in.Revision) {
+	if !run.AbortRequested {
 		return "", nil
+	}
+	if in.Revision != "" && cl.Workflows != nil {
+		current, _, err := cl.runOfRevision(ctx, run, in.Namespace, in.Revision)
+		if err != nil || !current {
+			return "", err
+		}
 	}
 	if run.AbortReason == "" {
 		return "aborted", nil

@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
@@ -35,19 +36,19 @@ func (c Client) Get(ctx context.Context, namespace, app string) (*Run, error) {
 	return FromObject(u)
 }
 
-// RevisionApp returns the name of the Application that revision name in
-// namespace belongs to ("" when the revision does not exist): a step of a
-// new revision runs before vela-core records the new run in the
-// Application's status, and the revision object is what proves it.
-func (c Client) RevisionApp(ctx context.Context, namespace, name string) (string, error) {
-	u, err := c.Dynamic.Resource(ApplicationRevisionGVR).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return "", nil
-	}
+// Revisions lists the ApplicationRevisions of an Application.
+func (c Client) Revisions(ctx context.Context, namespace, app string) ([]Revision, error) {
+	list, err := c.Dynamic.Resource(ApplicationRevisionGVR).Namespace(namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: labels.Set{contract.LabelAppName: app}.String(),
+	})
 	if err != nil {
-		return "", fmt.Errorf("application revision %s/%s: %w", namespace, name, err)
+		return nil, fmt.Errorf("application %s/%s: list its revisions: %w", namespace, app, err)
 	}
-	return u.GetLabels()[contract.LabelAppName], nil
+	out := make([]Revision, 0, len(list.Items))
+	for _, u := range list.Items {
+		out = append(out, Revision{Name: u.GetName(), PublishVersion: u.GetAnnotations()[contract.AnnotationPublishVersion]})
+	}
+	return out, nil
 }
 
 // Abort asks the current run of an Application to roll its canaries back:

@@ -9,6 +9,8 @@ package workflowrun
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
+	"strings"
 	"time"
 
 	wfv1alpha1 "github.com/kubevela/workflow/api/v1alpha1"
@@ -46,7 +48,39 @@ type Run struct {
 	Planned []PlannedStep
 	// Components are the Application's spec.components.
 	Components []Component
+	// PublishVersion is the Application's app.oam.dev/publishVersion: with
+	// one, vela records the run under it instead of the revision's name.
+	PublishVersion string
 }
+
+// Revision is an ApplicationRevision of an Application.
+type Revision struct {
+	// Name is <app>-v<N>, what a step sees as context.appRevision.
+	Name string
+	// PublishVersion is the publishVersion the revision was made for, if any.
+	PublishVersion string
+}
+
+// RunName is the name vela records a run of this revision under, in
+// status.workflow.appRevision: its publishVersion, else its name.
+func (r Revision) RunName() string {
+	if r.PublishVersion != "" {
+		return r.PublishVersion
+	}
+	return r.Name
+}
+
+// IsOf reports whether the run is the one vela records under runName (a
+// Revision's RunName), allowing for what vela may add to it: a legacy
+// ":<hash>", or "-vf-<hash>" when the Application reads values from
+// ConfigMaps or Secrets.
+func (r *Run) IsOf(runName string) bool {
+	rev := r.Revision
+	return rev == runName || strings.HasPrefix(rev, runName+":") ||
+		(strings.HasPrefix(rev, runName) && valuesFromSuffix.MatchString(rev[len(runName):]))
+}
+
+var valuesFromSuffix = regexp.MustCompile(`^-vf-[0-9a-f]{32}$`)
 
 // PlannedStep is a step of the Application's spec.workflow.
 type PlannedStep struct {
@@ -192,7 +226,8 @@ func FromObject(u *unstructured.Unstructured) (*Run, error) {
 	if err := json.Unmarshal(raw, &a); err != nil {
 		return nil, fmt.Errorf("application %s/%s: decode: %w", u.GetNamespace(), u.GetName(), err)
 	}
-	r := &Run{Namespace: u.GetNamespace(), App: u.GetName(), UID: a.Metadata.UID, Components: a.Spec.Components}
+	r := &Run{Namespace: u.GetNamespace(), App: u.GetName(), UID: a.Metadata.UID, Components: a.Spec.Components,
+		PublishVersion: a.Metadata.Annotations[contract.AnnotationPublishVersion]}
 	if a.Spec.Workflow != nil {
 		r.Planned = a.Spec.Workflow.Steps
 	}

@@ -198,3 +198,27 @@ func TestCanaryStepAheadFollowsThePlannedSteps(t *testing.T) {
 	run.Steps[1].Reason = "Execute"
 	assert.True(t, run.CanaryStepAhead(), "a step that failed to execute is retried by vela")
 }
+
+// vela records a run under the revision's name, or under the Application's
+// publishVersion, and may add a suffix of its own to either.
+func TestRunIsOf(t *testing.T) {
+	for _, tc := range []struct {
+		recorded, runName string
+		want              bool
+	}{
+		{"book-info-v2", "book-info-v2", true},
+		{"book-info-v2", "book-info-v1", false},
+		{"book-info-v2", "book-info-v", false},
+		{"2", "2", true},
+		{"2", "book-info-v2", false},
+		{"book-info-v2:abcdef", "book-info-v2", true},
+		{"book-info-v2-vf-0123456789abcdef0123456789abcdef", "book-info-v2", true},
+		{"book-info-v2-vf-0123", "book-info-v2", false},
+		{"book-info-v21", "book-info-v2", false},
+	} {
+		r := &Run{Revision: tc.recorded}
+		if got := r.IsOf(tc.runName); got != tc.want {
+			t.Errorf("run %q IsOf(%q) = %v, want %v", tc.recorded, tc.runName, got, tc.want)
+		}
+	}
+}

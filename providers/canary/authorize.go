@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
-	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/klog/v2"
@@ -141,11 +139,11 @@ func (cl Clients) checkCall(ctx context.Context, c stepCall) (*workflowrun.Run, 
 }
 
 // checkRevision: the run of the call's revision is in progress, or it is
-// the Application's newest revision, whose run vela-core is starting and
-// has not recorded yet (it writes the status at the end of a reconcile).
-// It reports whether the recorded run is the revision's.
+// a run vela-core is starting and has not recorded yet (see
+// workflowrun.Run.NewRunPending). It reports whether the recorded run is
+// the revision's.
 func (cl Clients) checkRevision(ctx context.Context, run *workflowrun.Run, c stepCall) (bool, error) {
-	current, newest, err := cl.runOfRevision(ctx, run, c.namespace, c.revision)
+	rev, found, current, err := cl.runOfRevision(ctx, run, c.namespace, c.revision)
 	switch {
 	case err != nil:
 		return false, err
@@ -153,60 +151,33 @@ func (cl Clients) checkRevision(ctx context.Context, run *workflowrun.Run, c ste
 		return false, refusedf("the workflow of application %s/%s for revision %s is not running", c.namespace, c.app, c.revision)
 	case current:
 		return true, nil
-	case newest == "":
+	case !found:
 		return false, refusedf("revision %s is not a revision of application %s/%s", c.revision, c.namespace, c.app)
-	case newest != c.revision:
-		return false, refusedf("revision %s of application %s/%s is not the one its workflow runs (%s) nor its newest (%s)", c.revision, c.namespace, c.app, run.Revision, newest)
+	case !run.NewRunPending(rev):
+		return false, refusedf("revision %s of application %s/%s is not the one its workflow runs (%s), and no new run is starting", c.revision, c.namespace, c.app, run.Revision)
 	}
 	return false, nil
 }
 
 // runOfRevision tells whether the recorded run is that of the revision
-// (context.appRevision); when it is not, it also names the Application's
-// newest revision, "" when the revision is not one of the Application's.
+// (context.appRevision), and finds the revision among the Application's.
 // vela records a run under the Application's publishVersion when it has
 // one, so the revision's own publishVersion is read then.
-func (cl Clients) runOfRevision(ctx context.Context, run *workflowrun.Run, namespace, revision string) (current bool, newest string, err error) {
+func (cl Clients) runOfRevision(ctx context.Context, run *workflowrun.Run, namespace, revision string) (rev workflowrun.Revision, found, current bool, err error) {
 	if run.PublishVersion == "" && run.IsOf(revision) {
-		return true, "", nil
+		return workflowrun.Revision{Name: revision}, true, true, nil
 	}
 	revisions, err := cl.Workflows.Revisions(ctx, namespace, run.App)
 	if err != nil {
-		return false, "", err
+		return rev, false, false, err
 	}
-	found, newestN := false, -1
 	for _, r := range revisions {
 		if r.Name == revision {
-			found = true
-			if run.IsOf(r.RunName()) {
-				return true, "", nil
-			}
-		}
-		if n := revisionNumber(r.Name); n > newestN {
-			newest, newestN = r.Name, n
+			return r, true, run.IsOf(r.RunName()), nil
 		}
 	}
-	if !found {
-		return false, "", nil
-	}
-	return false, newest, nil
+	return rev, false, false, nil
 }
-
-// revisionNumber reads N of vela's revision names, <app>-v<N>; -1 for
-// another name.
-func revisionNumber(name string) int {
-	m := revisionSuffix.FindStringSubmatch(name)
-	if m == nil {
-		return -1
-	}
-	n, err := strconv.Atoi(m[1])
-	if err != nil {
-		return -1
-	}
-	return n
-}
-
-var revisionSuffix = regexp.MustCompile(`-v([0-9]+)$`)
 
 // stepComponents returns the step's components property when the spec
 // writes it; nil when the step canaries every component with a rollout

@@ -163,14 +163,20 @@ func TestScaleRefusesTheCurlOfAnIdleApplication(t *testing.T) {
 }
 
 // vela-core runs the first steps of a new revision before it records the
-// new run: the revision object, newer than the recorded run's, vouches.
+// new run: a spec newer than the recorded status (generation ahead of
+// observedGeneration) vouches for a revision of the Application. Without
+// it, a call naming another revision than the recorded run's is refused.
 func TestPlanOfANewRevisionBeforeVelaRecordsItsRun(t *testing.T) {
-	olderRun := func(u *unstructured.Unstructured) {
-		finished(u)
-		_ = unstructured.SetNestedField(u.Object, "book-info-v1", "status", "workflow", "appRevision")
+	olderRun := func(generation int64) func(u *unstructured.Unstructured) {
+		return func(u *unstructured.Unstructured) {
+			finished(u)
+			_ = unstructured.SetNestedField(u.Object, "book-info-v1", "status", "workflow", "appRevision")
+			u.SetGeneration(generation)
+			_ = unstructured.SetNestedField(u.Object, int64(2), "status", "observedGeneration")
+		}
 	}
 	f := newFixture(t, step1Live()...)
-	f.Workflows = workflowruntest.Applications(t, workflowruntest.SeedApplication, olderRun)
+	f.Workflows = workflowruntest.Applications(t, workflowruntest.SeedApplication, olderRun(3))
 	_, ctx := ktesting.NewTestContext(t)
 	res, err := f.Plan(ctx, planStep(t, ptr(0), wt("reviews-v1", 90), wt("reviews-v2", 10)))
 	require.NoError(t, err)
@@ -180,12 +186,11 @@ func TestPlanOfANewRevisionBeforeVelaRecordsItsRun(t *testing.T) {
 	call.Revision = "book-info-v3" // no such revision object
 	_, err = f.Plan(ctx, call)
 	require.ErrorContains(t, err, "refused: revision book-info-v3 is not a revision of application default/book-info")
-}
 
-func TestRevisionNumber(t *testing.T) {
-	require.Equal(t, 10, revisionNumber("app-v10"))
-	require.Equal(t, 2, revisionNumber("my-vf-app-v2"))
-	require.Equal(t, -1, revisionNumber("app"))
+	f.Workflows = workflowruntest.Applications(t, workflowruntest.SeedApplication, olderRun(2))
+	_, err = f.Plan(ctx, planStep(t, ptr(0), wt("reviews-v1", 90), wt("reviews-v2", 10)))
+	require.ErrorContains(t, err, "refused: revision book-info-v2 of application default/book-info is not the one its workflow runs (book-info-v1), and no new run is starting")
+	f.requireReadOnly(t)
 }
 
 // With app.oam.dev/publishVersion, vela records the run under the pin

@@ -79,7 +79,7 @@ func (cl Clients) aborted(ctx context.Context, in *PlanParams) (string, error) {
 		return "", nil
 	}
 	if in.Revision != "" && cl.Workflows != nil {
-		current, _, err := cl.runOfRevision(ctx, run, in.Namespace, in.Revision)
+		_, _, current, err := cl.runOfRevision(ctx, run, in.Namespace, in.Revision)
 		if err != nil || !current {
 			return "", err
 		}

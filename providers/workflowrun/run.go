@@ -51,6 +51,21 @@ type Run struct {
 	// PublishVersion is the Application's app.oam.dev/publishVersion: with
 	// one, vela records the run under it instead of the revision's name.
 	PublishVersion string
+	// Generation and ObservedGeneration are the Application's
+	// metadata.generation and the one vela-core last recorded a status for.
+	Generation, ObservedGeneration int64
+}
+
+// NewRunPending reports whether vela-core may be running the first steps
+// of a run of rev that it has not recorded yet (it writes the status at
+// the end of a reconcile): with a publishVersion, when the Application's
+// is rev's and not the recorded run's; without, while the Application's
+// spec is newer than what vela-core last recorded.
+func (r *Run) NewRunPending(rev Revision) bool {
+	if r.PublishVersion != "" {
+		return rev.PublishVersion == r.PublishVersion && !r.IsOf(r.PublishVersion)
+	}
+	return r.Generation > r.ObservedGeneration
 }
 
 // Revision is an ApplicationRevision of an Application.
@@ -195,6 +210,7 @@ func (r *Run) Active() bool {
 type application struct {
 	Metadata struct {
 		UID         string            `json:"uid"`
+		Generation  int64             `json:"generation"`
 		Annotations map[string]string `json:"annotations"`
 	} `json:"metadata"`
 	Spec struct {
@@ -204,7 +220,8 @@ type application struct {
 		} `json:"workflow"`
 	} `json:"spec"`
 	Status struct {
-		Workflow *struct {
+		ObservedGeneration int64 `json:"observedGeneration"`
+		Workflow           *struct {
 			AppRevision string                          `json:"appRevision"`
 			Phase       string                          `json:"status"`
 			Suspend     bool                            `json:"suspend"`
@@ -227,7 +244,8 @@ func FromObject(u *unstructured.Unstructured) (*Run, error) {
 		return nil, fmt.Errorf("application %s/%s: decode: %w", u.GetNamespace(), u.GetName(), err)
 	}
 	r := &Run{Namespace: u.GetNamespace(), App: u.GetName(), UID: a.Metadata.UID, Components: a.Spec.Components,
-		PublishVersion: a.Metadata.Annotations[contract.AnnotationPublishVersion]}
+		PublishVersion: a.Metadata.Annotations[contract.AnnotationPublishVersion],
+		Generation:     a.Metadata.Generation, ObservedGeneration: a.Status.ObservedGeneration}
 	if a.Spec.Workflow != nil {
 		r.Planned = a.Spec.Workflow.Steps
 	}

@@ -222,3 +222,24 @@ func TestRunIsOf(t *testing.T) {
 		}
 	}
 }
+
+// A new run vela-core has not recorded yet: a publishVersion bumped to the
+// revision's, or a spec newer than the recorded status.
+func TestNewRunPending(t *testing.T) {
+	pinned := &Run{Revision: "2", PublishVersion: "3"}
+	if !pinned.NewRunPending(Revision{Name: "app-v3", PublishVersion: "3"}) {
+		t.Error("a pin bumped to the revision's: a new run is starting")
+	}
+	if pinned.NewRunPending(Revision{Name: "app-v2", PublishVersion: "2"}) {
+		t.Error("the revision of the recorded pin is not a new run")
+	}
+	if (&Run{Revision: "3", PublishVersion: "3"}).NewRunPending(Revision{Name: "app-v3", PublishVersion: "3"}) {
+		t.Error("the pin's run is recorded already")
+	}
+	if !(&Run{Revision: "app-v1", Generation: 3, ObservedGeneration: 2}).NewRunPending(Revision{Name: "app-v2"}) {
+		t.Error("a spec newer than the recorded status: a new run is starting")
+	}
+	if (&Run{Revision: "app-v1", Generation: 2, ObservedGeneration: 2}).NewRunPending(Revision{Name: "app-v2"}) {
+		t.Error("nothing new to run")
+	}
+}

@@ -54,18 +54,23 @@ type Run struct {
 	// Generation and ObservedGeneration are the Application's
 	// metadata.generation and the one vela-core last recorded a status for.
 	Generation, ObservedGeneration int64
+	// LatestRevision is status.latestRevision.name.
+	LatestRevision string
 }
 
 // NewRunPending reports whether vela-core may be running the first steps
-// of a run of rev that it has not recorded yet (it writes the status at
-// the end of a reconcile): with a publishVersion, when the Application's
-// is rev's and not the recorded run's; without, while the Application's
-// spec is newer than what vela-core last recorded.
+// of a run of rev that it has not recorded yet (it writes the workflow's
+// status at the end of a reconcile): with a publishVersion, when the
+// Application's is rev's and not the recorded run's. Without, when rev is
+// a revision vela-core has just made (it records it as the latest before
+// it runs the workflow), or while the spec is newer than what vela-core
+// last recorded (a spec that comes back to an earlier revision reuses it
+// and records nothing before the workflow).
 func (r *Run) NewRunPending(rev Revision) bool {
 	if r.PublishVersion != "" {
 		return rev.PublishVersion == r.PublishVersion && !r.IsOf(r.PublishVersion)
 	}
-	return r.Generation > r.ObservedGeneration
+	return rev.Name == r.LatestRevision || r.Generation > r.ObservedGeneration
 }
 
 // Revision is an ApplicationRevision of an Application.
@@ -221,7 +226,10 @@ type application struct {
 	} `json:"spec"`
 	Status struct {
 		ObservedGeneration int64 `json:"observedGeneration"`
-		Workflow           *struct {
+		LatestRevision     *struct {
+			Name string `json:"name"`
+		} `json:"latestRevision"`
+		Workflow *struct {
 			AppRevision string                          `json:"appRevision"`
 			Phase       string                          `json:"status"`
 			Suspend     bool                            `json:"suspend"`
@@ -246,6 +254,9 @@ func FromObject(u *unstructured.Unstructured) (*Run, error) {
 	r := &Run{Namespace: u.GetNamespace(), App: u.GetName(), UID: a.Metadata.UID, Components: a.Spec.Components,
 		PublishVersion: a.Metadata.Annotations[contract.AnnotationPublishVersion],
 		Generation:     a.Metadata.Generation, ObservedGeneration: a.Status.ObservedGeneration}
+	if a.Status.LatestRevision != nil {
+		r.LatestRevision = a.Status.LatestRevision.Name
+	}
 	if a.Spec.Workflow != nil {
 		r.Planned = a.Spec.Workflow.Steps
 	}

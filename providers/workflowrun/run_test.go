@@ -239,7 +239,10 @@ func TestNewRunPending(t *testing.T) {
 	if !(&Run{Revision: "app-v1", Generation: 3, ObservedGeneration: 2}).NewRunPending(Revision{Name: "app-v2"}) {
 		t.Error("a spec newer than the recorded status: a new run is starting")
 	}
-	if (&Run{Revision: "app-v1", Generation: 2, ObservedGeneration: 2}).NewRunPending(Revision{Name: "app-v2"}) {
+	if !(&Run{Revision: "app-v1", Generation: 2, ObservedGeneration: 2, LatestRevision: "app-v2"}).NewRunPending(Revision{Name: "app-v2"}) {
+		t.Error("a revision vela-core has just made and recorded as the latest: a new run is starting")
+	}
+	if (&Run{Revision: "app-v1", Generation: 2, ObservedGeneration: 2, LatestRevision: "app-v1"}).NewRunPending(Revision{Name: "app-v2"}) {
 		t.Error("nothing new to run")
 	}
 }

@@ -248,14 +248,10 @@ func impersonatedRequests(t *testing.T, path string, start int64, user string) (
 		if ev.ImpersonatedUser == nil || ev.ImpersonatedUser.Username != user || ev.Stage != "ResponseComplete" || ev.ObjectRef == nil {
 			continue
 		}
-		resource := ev.ObjectRef.Resource
-		if ev.ObjectRef.Subresource != "" {
-			resource += "/" + ev.ObjectRef.Subresource
-		}
-		p := permission(ev.ObjectRef.APIGroup, resource, ev.Verb)
+		p := ev.permission()
 		used[p]++
 		if ev.ResponseStatus.Code == 403 {
-			forbidden = append(forbidden, fmt.Sprintf("%s %s/%s", p, ev.ObjectRef.Namespace, ev.ObjectRef.Name))
+			forbidden = append(forbidden, ev.describe())
 		}
 	}
 	require.NoError(t, lines.Err())

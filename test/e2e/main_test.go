@@ -77,6 +77,20 @@ type auditEvent struct {
 	} `json:"responseStatus"`
 }
 
+// permission is the verb on the resource (and subresource) that the
+// request needed; describe adds the object it was for.
+func (e auditEvent) permission() string {
+	resource := e.ObjectRef.Resource
+	if e.ObjectRef.Subresource != "" {
+		resource += "/" + e.ObjectRef.Subresource
+	}
+	return permission(e.ObjectRef.APIGroup, resource, e.Verb)
+}
+
+func (e auditEvent) describe() string {
+	return fmt.Sprintf("%s %s/%s", e.permission(), e.ObjectRef.Namespace, e.ObjectRef.Name)
+}
+
 // permission is one verb on one resource of a group, as RBAC grants it.
 func permission(group, resource, verb string) string {
 	return fmt.Sprintf("%s %s/%s", verb, group, resource)
@@ -162,14 +176,10 @@ func providerRequests(path string, start int64) (map[string]int, []string, error
 		if e.User.Username != providerUser || e.Stage != "ResponseComplete" || e.ObjectRef == nil {
 			continue
 		}
-		resource := e.ObjectRef.Resource
-		if e.ObjectRef.Subresource != "" {
-			resource += "/" + e.ObjectRef.Subresource
-		}
-		p := permission(e.ObjectRef.APIGroup, resource, e.Verb)
+		p := e.permission()
 		used[p]++
 		if e.ResponseStatus.Code == 403 {
-			forbidden = append(forbidden, fmt.Sprintf("%s %s/%s", p, e.ObjectRef.Namespace, e.ObjectRef.Name))
+			forbidden = append(forbidden, e.describe())
 		}
 	}
 	return used, forbidden, lines.Err()

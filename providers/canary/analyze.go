@@ -196,10 +196,11 @@ func (cl Clients) authorizeAnalysis(ctx context.Context, in *AnalyzeParams) erro
 		c.components = append(c.components, t.Component)
 		c.rollouts[t.Component] = t.Rollout
 	}
-	_, step, err := cl.authorize(ctx, c)
-	if err != nil || len(step.Inputs) > 0 {
+	a, err := cl.authorize(ctx, c)
+	if err != nil || len(a.step.Inputs) > 0 {
 		return err
 	}
+	step := a.step
 	var named string
 	if raw, ok := step.Properties["prometheus"]; ok {
 		if err := json.Unmarshal(raw, &named); err != nil {

@@ -113,13 +113,13 @@ func TestPlanHonoursAnAbortOfItsOwnRevisionOnly(t *testing.T) {
 
 	in := planStep(t, ptr(0), wt("reviews-v1", 90), wt("reviews-v2", 10))
 	in.Revision = "book-info-v3"
-	res, err := live().plan(ctx, in)
+	res, err := live().plan(ctx, in, nil)
 	require.NoError(t, err)
 	assert.Empty(t, res.Aborted, "a new release is not aborted")
 	assert.Equal(t, "reviews-v2", res.Patch.Name)
 
 	in.Revision = "book-info-v2"
-	res, err = live().plan(ctx, in)
+	res, err = live().plan(ctx, in, nil)
 	require.NoError(t, err)
 	assert.Equal(t, "green answers 500s", res.Aborted)
 	assert.Equal(t, "reviews-v1", res.Patch.Name, "the aborted run rolls back")

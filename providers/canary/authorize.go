@@ -60,32 +60,33 @@ var (
 	analysisStepTypes = []string{contract.StepAnalysis}
 )
 
-// authorize checks a call against the API server and returns the run it
-// belongs to. A refusal is logged and returned as a RefusedError; a failed
-// read is returned as it is (the step retries).
-func (cl Clients) authorize(ctx context.Context, c stepCall) (*workflowrun.Run, *workflowrun.PlannedStep, error) {
-	if cl.Workflows == nil {
-		return nil, nil, errors.New("this provider was started without access to Applications")
-	}
-	run, step, err := cl.checkCall(ctx, c)
-	var refused *RefusedError
-	if errors.As(err, &refused) {
-		logRefusal(ctx, c.namespace, c.app, c.step, refused)
-	}
-	return run, step, err
+// authorized is what authorize found for a call.
+type authorized struct {
+	run  *workflowrun.Run
+	step *workflowrun.PlannedStep
+	// current: the recorded run is the one of the call's revision (not one
+	// vela-core is starting and has not recorded yet).
+	current bool
 }
 
-// refuse logs a refusal found after authorize and returns it.
+// authorize checks a call against the API server. A refusal is logged and
+// returned as a RefusedError; a failed read is returned as it is (the step
+// retries).
+func (cl Clients) authorize(ctx context.Context, c stepCall) (authorized, error) {
+	if cl.Workflows == nil {
+		return authorized{}, errors.New("this provider was started without access to Applications")
+	}
+	a, err := cl.checkCall(ctx, c)
+	return a, cl.refuse(ctx, Caller{Namespace: c.namespace, App: c.app}, c.step, err)
+}
+
+// refuse logs err when it is a refusal, and returns it.
 func (cl Clients) refuse(ctx context.Context, c Caller, step string, err error) error {
 	var refused *RefusedError
 	if errors.As(err, &refused) {
-		logRefusal(ctx, c.Namespace, c.App, step, refused)
+		klog.FromContext(ctx).Info("refused a call", "application", klog.KRef(c.Namespace, c.App), "step", step, "reason", refused.msg)
 	}
 	return err
-}
-
-func logRefusal(ctx context.Context, namespace, app, step string, refused *RefusedError) {
-	klog.FromContext(ctx).Info("refused a call", "application", klog.KRef(namespace, app), "step", step, "reason", refused.msg)
 }
 
 // stepCall is what a plan or scale call claims.
@@ -98,44 +99,44 @@ func (in *PlanParams) stepCall(types []string) stepCall {
 	}
 }
 
-func (cl Clients) checkCall(ctx context.Context, c stepCall) (*workflowrun.Run, *workflowrun.PlannedStep, error) {
+func (cl Clients) checkCall(ctx context.Context, c stepCall) (authorized, error) {
 	if c.step == "" || c.revision == "" {
-		return nil, nil, refusedf("step and revision: the step passes its context.stepName and context.appRevision; one is empty")
+		return authorized{}, refusedf("step and revision: the step passes its context.stepName and context.appRevision; one is empty")
 	}
 	run, err := cl.Workflows.Get(ctx, c.namespace, c.app)
 	if apierrors.IsNotFound(err) {
-		return nil, nil, refusedf("application %s/%s does not exist", c.namespace, c.app)
+		return authorized{}, refusedf("application %s/%s does not exist", c.namespace, c.app)
 	}
 	if err != nil {
-		return nil, nil, err
+		return authorized{}, err
 	}
 	current, err := cl.checkRevision(ctx, run, c)
 	if err != nil {
-		return nil, nil, err
+		return authorized{}, err
 	}
 	step := run.PlannedStep(c.step)
 	if step == nil {
-		return nil, nil, refusedf("application %s/%s has no workflow step %s", c.namespace, c.app, c.step)
+		return authorized{}, refusedf("application %s/%s has no workflow step %s", c.namespace, c.app, c.step)
 	}
 	if !slices.Contains(c.stepTypes, step.Type) {
-		return nil, nil, refusedf("step %s of application %s/%s is a %s step; only %v steps make this call", c.step, c.namespace, c.app, step.Type, c.stepTypes)
+		return authorized{}, refusedf("step %s of application %s/%s is a %s step; only %v steps make this call", c.step, c.namespace, c.app, step.Type, c.stepTypes)
 	}
 	if current && workflowrun.StepFinished(run.StepStatus(c.step)) {
-		return nil, nil, refusedf("step %s of application %s/%s has finished", c.step, c.namespace, c.app)
+		return authorized{}, refusedf("step %s of application %s/%s has finished", c.step, c.namespace, c.app)
 	}
 	// Whether the run has come to the step cannot be told: vela-core runs
 	// several steps in one reconcile and records their phases at its end,
 	// so a step running now may follow steps still recorded as running.
 	named, err := stepComponents(step)
 	if err != nil {
-		return nil, nil, err
+		return authorized{}, err
 	}
 	for _, comp := range c.components {
 		if err := checkComponent(run, c, comp, named); err != nil {
-			return nil, nil, err
+			return authorized{}, err
 		}
 	}
-	return run, step, nil
+	return authorized{run: run, step: step, current: current}, nil
 }
 
 // checkRevision: the run of the call's revision is in progress, or it is

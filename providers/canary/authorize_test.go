@@ -214,7 +214,7 @@ func TestCallsOfAnApplicationWithAPublishVersion(t *testing.T) {
 	runs := &workflowruntest.Runs{Run: workflowrun.Run{Namespace: testNS, App: testApp, ID: "2@2026-11-29T21:00:00Z", Revision: "2",
 		PublishVersion: "2", AbortRequested: true, AbortReason: "aborted by alice"}}
 	f.Analysis = &Analysis{Runs: runs}
-	res, err := f.plan(ctx, planStep(t, ptr(0), wt("reviews-v1", 90), wt("reviews-v2", 10)))
+	res, err := f.plan(ctx, planStep(t, ptr(0), wt("reviews-v1", 90), wt("reviews-v2", 10)), nil)
 	require.NoError(t, err)
 	require.Equal(t, "aborted by alice", res.Aborted, "the pinned run's abort applies to its revision's steps")
 }

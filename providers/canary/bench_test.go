@@ -39,14 +39,14 @@ func BenchmarkPlan(b *testing.B) {
 	in := planStep(b, ptr(0), wt("reviews-v1", 90), wt("reviews-v2", 10))
 	ctx := klog.NewContext(context.Background(), klog.Background()) // V(2) is off, as in production
 
-	res, err := f.plan(ctx, in)
+	res, err := f.plan(ctx, in, nil)
 	require.NoError(b, err)
 	require.True(b, res.Route)
 	require.NotNil(b, res.VirtualService)
 
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := f.plan(ctx, in); err != nil {
+		if _, err := f.plan(ctx, in, nil); err != nil {
 			b.Fatal(err)
 		}
 		f.kube.ClearActions()

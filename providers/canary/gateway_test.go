@@ -45,7 +45,7 @@ func planGateway(t *testing.T, in *PlanParams, live ...runtime.Object) (PlanResu
 	t.Helper()
 	f := newFixture(t, live...)
 	_, ctx := ktesting.NewTestContext(t)
-	res, err := f.plan(ctx, in)
+	res, err := f.plan(ctx, in, nil)
 	require.NoError(t, err)
 	f.requireReadOnly(t)
 	require.Contains(t, f.actions(), "get virtualservices default/"+contract.GatewayRoutesName(testComp))

@@ -67,7 +67,7 @@ func TestPlanInvariants(t *testing.T) {
 
 						f := newFixture(t, objs...)
 						_, ctx := ktesting.NewTestContext(t)
-						res, err := f.plan(ctx, step.params(t))
+						res, err := f.plan(ctx, step.params(t), nil)
 						f.requireReadOnly(t)
 						if err != nil {
 							require.True(t, IsInputError(err), "only input errors without API failures: %v", err)

@@ -13,17 +13,19 @@ func (cl Clients) Plan(ctx context.Context, in *PlanParams) (*PlanResult, error)
 	if err := in.validate(); err != nil {
 		return nil, err
 	}
-	if _, _, err := cl.authorize(ctx, in.stepCall(canaryStepTypes)); err != nil {
+	a, err := cl.authorize(ctx, in.stepCall(canaryStepTypes))
+	if err != nil {
 		return nil, err
 	}
-	return cl.plan(ctx, in)
+	return cl.plan(ctx, in, &a)
 }
 
-// plan is Plan once the call is authorized. It runs in three stages:
+// plan is Plan once the call is authorized (a: what authorize found; nil
+// where the tests plan without it). It runs in three stages:
 // observe reads the cluster into plain data, decide chooses instances and
 // weights from that data alone, and render turns the decision into
 // manifests built on the live objects.
-func (cl Clients) plan(ctx context.Context, in *PlanParams) (*PlanResult, error) {
+func (cl Clients) plan(ctx context.Context, in *PlanParams, a *authorized) (*PlanResult, error) {
 	if err := in.validate(); err != nil {
 		return nil, err
 	}
@@ -31,7 +33,7 @@ func (cl Clients) plan(ctx context.Context, in *PlanParams) (*PlanResult, error)
 	if err != nil {
 		return nil, err
 	}
-	aborted, err := cl.aborted(ctx, in)
+	aborted, err := cl.aborted(ctx, in, a)
 	if err != nil {
 		return nil, err
 	}
@@ -66,26 +68,33 @@ func (cl Clients) plan(ctx context.Context, in *PlanParams) (*PlanResult, error)
 
 // aborted returns the reason a rollout step's workflow run was aborted
 // with (`istio-canary abort`, or a failed analysis), or "": an aborted run
-// rolls back instead, whatever step it is at.
-func (cl Clients) aborted(ctx context.Context, in *PlanParams) (string, error) {
-	if in.Action != ActionRollout || cl.Analysis == nil || cl.Analysis.Runs == nil {
+// rolls back instead, whatever step it is at. The run is the one authorize
+// read; without it, it is read here.
+func (cl Clients) aborted(ctx context.Context, in *PlanParams, a *authorized) (string, error) {
+	if in.Action != ActionRollout {
 		return "", nil
 	}
-	run, err := cl.Analysis.Runs.Get(ctx, in.Namespace, in.App)
-	if err != nil {
-		return "", err
-	}
-	if !run.AbortRequested {
-		return "", nil
-	}
-	if in.Revision != "" && cl.Workflows != nil {
-		_, _, current, err := cl.runOfRevision(ctx, run, in.Namespace, in.Revision)
-		if err != nil || !current {
+	if a == nil {
+		if cl.Analysis == nil || cl.Analysis.Runs == nil {
+			return "", nil
+		}
+		run, err := cl.Analysis.Runs.Get(ctx, in.Namespace, in.App)
+		if err != nil {
 			return "", err
 		}
+		a = &authorized{run: run, current: true}
+		if run.AbortRequested && in.Revision != "" && cl.Workflows != nil {
+			if _, _, a.current, err = cl.runOfRevision(ctx, run, in.Namespace, in.Revision); err != nil {
+				return "", err
+			}
+		}
 	}
-	if run.AbortReason == "" {
+	// An abort of another revision's run does not apply to this one.
+	if !a.run.AbortRequested || !a.current {
+		return "", nil
+	}
+	if a.run.AbortReason == "" {
 		return "aborted", nil
 	}
-	return run.AbortReason, nil
+	return a.run.AbortReason, nil
 }

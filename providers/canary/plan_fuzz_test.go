@@ -267,7 +267,7 @@ func (s fuzzState) play(t *testing.T, workload map[string]any) {
 func (s fuzzState) plan(ctx context.Context, t *testing.T, f fixture, p *PlanParams) *PlanResult {
 	f.kube.ClearActions()
 	f.istio.ClearActions()
-	res, err := f.plan(ctx, p)
+	res, err := f.plan(ctx, p, nil)
 	f.requireReadOnly(t)
 	if err != nil {
 		require.True(t, IsInputError(err), "the fakes never fail, so only input errors: %v", err)

@@ -173,7 +173,7 @@ func TestPlanRejectsBadRequests(t *testing.T) {
 			in := planStep(t, ptr(0))
 			in.Match, in.Mirror = tt.match, tt.mirror
 			_, ctx := ktesting.NewTestContext(t)
-			_, err := f.plan(ctx, in)
+			_, err := f.plan(ctx, in, nil)
 			require.Error(t, err)
 			require.True(t, IsInputError(err), "an input error: %v", err)
 			require.Contains(t, err.Error(), tt.want)
@@ -188,7 +188,7 @@ func TestPlanRejectsRequestsWithoutCanaryTraffic(t *testing.T) {
 	in.Traffic = nil
 	in.Match = []map[string]any{canaryHeader()}
 	_, ctx := ktesting.NewTestContext(t)
-	_, err := f.plan(ctx, in)
+	_, err := f.plan(ctx, in, nil)
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "traffic.match: component reviews has no canary-traffic trait")
 	f.requireReadOnly(t)

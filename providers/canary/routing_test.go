@@ -85,7 +85,7 @@ func TestPlanWithoutIstio(t *testing.T) {
 		f := newFixture(t, deployment("v1", 2, 2))
 		notServedIstio(f, "v1", "v1beta1")
 		_, ctx := ktesting.NewTestContext(t)
-		_, err := f.plan(ctx, planStep(t, ptr(0)))
+		_, err := f.plan(ctx, planStep(t, ptr(0)), nil)
 		require.ErrorContains(t, err, "component reviews has a canary-traffic trait, but the cluster serves no VirtualService API")
 		require.False(t, IsInputError(err), "installing Istio helps: the step retries")
 		require.Equal(t, reads, f.actions())
@@ -96,7 +96,7 @@ func TestPlanWithoutIstio(t *testing.T) {
 		p := planStep(t, ptr(0))
 		p.Traffic = nil
 		_, ctx := ktesting.NewTestContext(t)
-		got, err := f.plan(ctx, p)
+		got, err := f.plan(ctx, p, nil)
 		require.NoError(t, err)
 		require.Equal(t, reads, f.actions())
 		checkPlan(t, *got, wantPlan{ready: true, route: true, target: "reviews-v2", replicas: 1,
@@ -111,7 +111,7 @@ func TestPlanThroughV1beta1(t *testing.T) {
 	f := newFixture(t, deployment("v1", 2, 2), deployment("v2", 1, 1), virtualServiceV1beta1(r("v1", 100)), destinationRuleV1beta1(dr))
 	notServedIstio(f, "v1")
 	_, ctx := ktesting.NewTestContext(t)
-	got, err := f.plan(ctx, planStep(t, ptr(0), wt("reviews-v1", 90), wt("reviews-v2", 10)))
+	got, err := f.plan(ctx, planStep(t, ptr(0), wt("reviews-v1", 90), wt("reviews-v2", 10)), nil)
 	require.NoError(t, err)
 	f.requireReadOnly(t)
 	require.True(t, got.Route)

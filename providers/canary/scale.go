@@ -27,14 +27,14 @@ func (cl Clients) Scale(ctx context.Context, in *ScaleParams) (*ScaleResult, err
 	if in.Replicas < 0 {
 		return nil, inputErrorf("replicas: %d is negative", in.Replicas)
 	}
-	_, step, err := cl.authorize(ctx, in.stepCall(canaryStepTypes))
+	a, err := cl.authorize(ctx, in.stepCall(canaryStepTypes))
 	if err != nil {
 		return nil, err
 	}
-	if err := checkStepProperties(step, &in.PlanParams); err != nil {
+	if err := checkStepProperties(a.step, &in.PlanParams); err != nil {
 		return nil, cl.refuse(ctx, in.Caller, in.Step, err)
 	}
-	planned, err := cl.plan(ctx, &in.PlanParams)
+	planned, err := cl.plan(ctx, &in.PlanParams, &a)
 	if err != nil {
 		return nil, err
 	}

@@ -107,6 +107,14 @@ lint: ## gofmt and golangci-lint, go vet's analyzers included (pinned in hack/li
 test-meshprobe: meshprobe ## The mesh probe's own tests (its module; built with the probe's flags so that they reuse its build).
 	cd hack/tools/meshprobe && $(GO) test -trimpath -vet=off -count=1 ./...
 
+.PHONY: test-fuzz
+test-fuzz: ## A few seconds of fuzzing of each fuzz target (FUZZTIME=5s by default; their corpora run in test-unit).
+	hack/fuzz.sh
+
+.PHONY: fuzz
+fuzz: ## A long fuzzing run: a million executions of each fuzz target (FUZZTIME=1000000x), with the count and time of each.
+	FUZZTIME=$(or $(FUZZTIME),1000000x) hack/fuzz.sh
+
 .PHONY: test-cue09
 test-cue09: ## The render tests with CUE v0.9, the one of vela v1.10 (test/render/cue09: a module of its own, as a module holds one CUE).
 	cd test/render/cue09 && $(GO) test ./...
@@ -114,12 +122,14 @@ test-cue09: ## The render tests with CUE v0.9, the one of vela v1.10 (test/rende
 # tree-test runs end-to-end tests in a copy of the tree, on a cluster of
 # their own that it stops at the end: $(1) the copy's directory, $(2) the
 # environment (NAME=value ...) of the cluster and the tests, $(3) the tests
-# (-run), $(4) a commit to copy instead of the working tree. hack/addon.sh
+# (-run), $(4) a commit to copy instead of the working tree, $(5) go test's
+# flags other than -run (default: -tags e2e). hack/addon.sh
 # keeps the provider and the addon registry in <root>/.cluster, so the
 # copy's cluster is its own, beside make test-e2e's. The copy is a git
 # repository whose HEAD is the commit (or HEAD, the working tree's changes
 # left uncommitted), borrowing this repository's objects read-only
 # (alternates): make image reads the revision from git.
+comma := ,
 TREE_TEST_CACHE := $(or $(ISTIO_CANARY_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/istio-canary)
 define tree-test
 	tree='$(1)'; rev=$$(git rev-parse --verify '$(or $(4),HEAD)^{commit}'); \
@@ -131,7 +141,7 @@ define tree-test
 	git -C "$$tree" update-ref HEAD "$$rev"; git -C "$$tree" reset -q; \
 	cd "$$tree"; unset ISTIO_CANARY_BIN KUBECONFIG; \
 	export $(2) ISTIO_CANARY_CLUSTER_DIR="$$tree/.cluster"; \
-	status=0; $(GO) test -tags e2e ./test/e2e/ -run '$(3)' -count=1 -v -timeout 60m || status=$$?; \
+	status=0; $(GO) test $(or $(5),-tags e2e) ./test/e2e/ -run '$(3)' -count=1 -v -timeout 60m || status=$$?; \
 	$(GO) run ./hack/cluster down; exit $$status
 endef
 
@@ -149,5 +159,12 @@ AUTH_TESTS ?= ^TestAuth
 test-auth: prometheus meshprobe ## The seed flow by a user of an app team with vela's authentication on (vela-core impersonates the user), in a cluster of its own, stopped at the end (AUTH_REF=<commit>, AUTH_TESTS=<-run>).
 	$(call tree-test,$(AUTH_DIR),ISTIO_CANARY_VELA_AUTH=1,$(AUTH_TESTS),$(AUTH_REF))
 
+FAULTS_DIR ?= $(TREE_TEST_CACHE)/faults
+FAULTS_TESTS ?= ^TestFault
+
+.PHONY: test-faults
+test-faults: prometheus meshprobe ## The fault matrix: releases while the provider, vela-core or the API server die, after hand edits, with a new version in the middle, ..., in a cluster of its own, stopped at the end (~20 min; FAULTS_REF=<commit>, FAULTS_TESTS=<-run>).
+	$(call tree-test,$(FAULTS_DIR),,$(FAULTS_TESTS),$(FAULTS_REF),-tags e2e$(comma)faults -parallel 4)
+
 .PHONY: test
-test: test-unit test-cue09 test-meshprobe lint def-check test-e2e ## Run the unit tests (the mesh probe's and CUE v0.9's too), the linters, the definition checks and the end-to-end tests.
+test: test-unit test-fuzz test-cue09 test-meshprobe lint def-check test-e2e ## Run the unit tests (the mesh probe's and CUE v0.9's too), the linters, the definition checks and the end-to-end tests.

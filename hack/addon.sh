@@ -238,13 +238,17 @@ key() {
 	} | sha256sum | cut -d' ' -f1
 }
 
-up_to_date() { # key
-	[[ -f "$KEYFILE" && "$(cat "$KEYFILE")" == "$1" && -f "$PIDFILE" && -s "$ADDRFILE" ]] || return 1
+addon_enabled() { # key: the tree's addon is enabled and runs
+	[[ -f "$KEYFILE" && "$(cat "$KEYFILE")" == "$1" ]] || return 1
+	[[ "$(kubectl -n vela-system get application addon-istio-canary -o jsonpath='{.status.status}' 2>/dev/null)" == running ]]
+}
+
+provider_ready() {
+	[[ -f "$PIDFILE" && -s "$ADDRFILE" ]] || return 1
 	kill -0 "$(cat "$PIDFILE")" 2>/dev/null || return 1
 	# Ready: the API server still takes its token (disabling the addon
 	# deletes the ServiceAccount, and so the token, with it).
-	curl -fsS "http://$(tr -d '\n' <"$ADDRFILE")/readyz" >/dev/null 2>&1 || return 1
-	[[ "$(kubectl -n vela-system get application addon-istio-canary -o jsonpath='{.status.status}' 2>/dev/null)" == running ]]
+	curl -fsS "http://$(tr -d '\n' <"$ADDRFILE")/readyz" >/dev/null 2>&1
 }
 
 case "${1:-}" in
@@ -261,11 +265,17 @@ up)
 		echo "$sources" >"$STATE/image.sources"
 	fi
 	want=$(key)
-	if up_to_date "$want"; then
+	if addon_enabled "$want"; then
 		# The addon is the tree's; its registry may have stopped (vela lists
 		# it, and the addon records it as its origin): serve it again.
 		registry_alive || serve_registry
-		echo "istio-canary already enabled from this tree; provider at http://$(tr -d '\n' <"$ADDRFILE")"
+		if ! provider_ready; then
+			# Only the provider is gone (killed, crashed): start it again
+			# at the endpoint the addon was enabled with, as a Deployment
+			# restarts its pod, without enabling the addon again.
+			start_provider
+		fi
+		echo "istio-canary enabled from this tree; provider at http://$(tr -d '\n' <"$ADDRFILE")"
 		exit 0
 	fi
 	rm -f "$KEYFILE"

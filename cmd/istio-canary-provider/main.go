@@ -89,6 +89,7 @@ func run(ctx context.Context, o options) error {
 	clients := canary.Clients{Kube: kube, Istio: istio, Workflows: runs, Analysis: &canary.Analysis{
 		Engine: engine, Runs: runs, DefaultPrometheus: o.prometheus,
 	}}
+	server.Register(srv, "ping", clients.Ping)
 	server.Register(srv, "plan", clients.Plan)
 	server.Register(srv, "scale", clients.Scale)
 	server.Register(srv, "analyze", clients.Analyze)

@@ -43,6 +43,7 @@ func TestSchemaMatchesGoTypes(t *testing.T) {
 	}{
 		{"#Plan", "plan", PlanParams{}, PlanResult{}},
 		{"#Scale", "scale", ScaleParams{}, ScaleResult{}},
+		{"#Ping", "ping", PingParams{}, PingResult{}},
 		{"#Analyze", "analyze", AnalyzeParams{}, AnalyzeResult{}},
 	} {
 		t.Run(tc.fn, func(t *testing.T) {

@@ -23,6 +23,11 @@ type Process struct {
 	// Adopted marks a process started by someone else for this cluster
 	// (see Adopt): stopped with the cluster, but not part of its health.
 	Adopted bool `json:"adopted,omitempty"`
+	// Program, Args and Env (what is added to the environment) are the
+	// command line, kept so that Start can run it again.
+	Program string   `json:"program,omitempty"`
+	Args    []string `json:"args,omitempty"`
+	Env     []string `json:"env,omitempty"`
 }
 
 // startDetached starts a program in its own session (setsid), so it outlives

@@ -112,7 +112,7 @@ func TestProviderUnreachableChangesNothing(t *testing.T) {
 	app := e.loadExample("rollout-v2.yaml")
 	app["metadata"].(map[string]any)["annotations"] = map[string]any{"e2e.istio-canary/case": "unreachable"}
 	e.applyApp(app)
-	e.waitMessage("plan", "connection refused")
+	e.waitMessage("provider.reachable", "/ping", "connection refused")
 	require.Equal(t, before, e.snapshot(), "a step that cannot reach the provider must not change live objects")
 }
 

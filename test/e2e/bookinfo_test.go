@@ -183,6 +183,10 @@ type trafficWatch struct {
 	wg         sync.WaitGroup
 	mu         sync.Mutex
 	violations []string
+	// A fault injected by hand may itself break an invariant (a version
+	// that gets traffic scaled to 0): tolerating is then set until the
+	// break is seen and mended (see tolerateUntilMended).
+	tolerating tolerance
 }
 
 func (e *env) watchTraffic(component string) *trafficWatch {
@@ -205,6 +209,7 @@ func (e *env) watchTrafficIn(namespace, component string) *trafficWatch {
 			if err != nil {
 				continue
 			}
+			var found []string
 			sum := 0
 			for v, wt := range weights {
 				sum += wt
@@ -212,22 +217,43 @@ func (e *env) watchTrafficIn(namespace, component string) *trafficWatch {
 					continue
 				}
 				if _, ready, _ := e.deployment(namespace, component+"-"+v); ready == 0 {
-					w.add(fmt.Sprintf("%d%% to %s-%s, which has no ready instance (weights %v)", wt, component, v, weights))
+					found = append(found, fmt.Sprintf("%d%% to %s-%s, which has no ready instance (weights %v)", wt, component, v, weights))
 				}
 			}
 			if sum != 100 {
-				w.add(fmt.Sprintf("weights add up to %d: %v", sum, weights))
+				found = append(found, fmt.Sprintf("weights add up to %d: %v", sum, weights))
 			}
+			w.sampled(found)
 		}
 	}()
 	return w
 }
 
-func (w *trafficWatch) add(v string) {
+// tolerance is where a watch stands with a break injected by hand.
+type tolerance int
+
+const (
+	strict       tolerance = iota // every violation counts
+	awaitBreak                    // the injected break is not seen yet
+	awaitMending                  // seen; it counts from the first sound sample on
+)
+
+// sampled records one sample's violations, or none while a break injected
+// by hand is tolerated.
+func (w *trafficWatch) sampled(found []string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(w.violations) < 20 {
-		w.violations = append(w.violations, v)
+	switch {
+	case w.tolerating == awaitBreak && len(found) > 0:
+		w.tolerating = awaitMending
+	case w.tolerating == awaitMending && len(found) == 0:
+		w.tolerating = strict
+	case w.tolerating == strict:
+		for _, v := range found {
+			if len(w.violations) < 20 {
+				w.violations = append(w.violations, v)
+			}
+		}
 	}
 }
 

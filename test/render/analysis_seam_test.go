@@ -72,7 +72,7 @@ func TestAnalysisStepWithTheRealProvider(t *testing.T) {
 				}
 			})
 			fakes := stepFakes(t, defs, s.tc, s.app, s.ctx, s.traitCluster())
-			for _, do := range []string{"analyze", "plan", "scale"} {
+			for _, do := range []string{"ping", "analyze", "plan", "scale"} {
 				fakes["istio-canary/"+do] = endpoint.call(do)
 			}
 			p := deepMerge(props, nil)

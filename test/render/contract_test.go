@@ -56,7 +56,7 @@ func TestStepContract(t *testing.T) {
 				want := runStep(t, defs[name], s.tc.Properties, s.ctx, fakes)
 
 				endpoint := realProvider(t, s, name)
-				for _, do := range []string{"plan", "scale"} {
+				for _, do := range []string{"ping", "plan", "scale"} {
 					fakes["istio-canary/"+do] = endpoint.call(do)
 				}
 				got := runStep(t, defs[name], s.tc.Properties, s.ctx, fakes)
@@ -166,6 +166,7 @@ func realProviderWith(t *testing.T, s stepSetup, stepType string, withAnalysis f
 	logger, _ := ktesting.NewTestContext(t)
 	srv, err := server.New(server.Options{IsInputError: canary.IsInputError, Logger: logger})
 	require.NoError(t, err)
+	server.Register(srv, "ping", clients.Ping)
 	server.Register(srv, "plan", clients.Plan)
 	server.Register(srv, "scale", clients.Scale)
 	server.Register(srv, "analyze", clients.Analyze)

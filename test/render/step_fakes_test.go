@@ -109,9 +109,15 @@ func stepFakes(t *testing.T, defs map[string]*definition, tc stepCase, app map[s
 		"builtin/message": func(map[string]any, cue.Value) (*fakeResult, error) {
 			return &fakeResult{}, nil
 		},
+		"istio-canary/ping": func(map[string]any, cue.Value) (*fakeResult, error) {
+			if tc.ProviderError != "" {
+				return nil, fmt.Errorf("%s", tc.ProviderError)
+			}
+			return &fakeResult{Returns: map[string]any{}}, nil
+		},
 		"istio-canary/plan": func(p map[string]any, _ cue.Value) (*fakeResult, error) {
-			if tc.PlanError != "" {
-				return nil, fmt.Errorf("%s", tc.PlanError)
+			if tc.ProviderError != "" {
+				return nil, fmt.Errorf("%s", tc.ProviderError)
 			}
 			comp := fmt.Sprint(p["component"])
 			ans, ok := tc.Plan[comp]

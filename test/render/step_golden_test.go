@@ -27,8 +27,8 @@ type stepCase struct {
 	Scale map[string]map[string]any `json:"scale,omitempty"`
 	// Analyze is the provider's answer to the analyze call.
 	Analyze map[string]any `json:"analyze,omitempty"`
-	// PlanError makes every plan call fail (provider unreachable).
-	PlanError string `json:"planError,omitempty"`
+	// ProviderError makes every call to the provider fail (unreachable).
+	ProviderError string `json:"providerError,omitempty"`
 	// Unhealthy components make oam.#ApplyComponent flag the step as waiting.
 	Unhealthy []string `json:"unhealthy,omitempty"`
 	// Live names the objects in the cluster, testdata/live/<live>.yaml

@@ -120,10 +120,33 @@ func (o *observation) rollout() (*decision, error) {
 			d.hold = max(0, d.completedAt.Add(o.delay).Sub(o.now))
 		}
 	}
+	if a := o.abandoned(); a != nil {
+		// The canary of a release that a newer one overtook gets no
+		// traffic from this one: it goes first, to 0 as soon as the routes
+		// leave it, and the stable after it (one version a plan at a time).
+		d.retire, d.retireTo, d.hold = a, 0, 0
+	}
 	// Never move weight onto a stable version without a ready instance;
 	// moving weight off it is always allowed.
 	d.routeReady = o.canaryLive().readyAt(n) && (o.stable.Ready > 0 || stableW <= contract.WeightOf(o.routes, o.stable.Version))
 	return d, nil
+}
+
+// abandoned is a live version with instances that is neither the stable
+// one nor the one the Application renders: the canary of a release that a
+// new one overtook before it finished. The first by name when there are
+// several.
+func (o *observation) abandoned() *version {
+	var found *version
+	for _, v := range o.live {
+		if v == o.stable || v.Version == o.rendered.Version || v.Replicas == 0 {
+			continue
+		}
+		if found == nil || v.Name < found.Name {
+			found = v
+		}
+	}
+	return found
 }
 
 func (o *observation) rollback() *decision {

@@ -37,6 +37,7 @@ type fuzzState struct {
 	targets           []WeightedTarget
 	canaryStale       bool // the controller has not observed reviews-v2's spec
 	canaryOtherPodTpl bool // reviews-v2 runs another pod template
+	overtaken         bool // a reviews-v3 Deployment with one ready instance
 }
 
 type fuzzDeployment struct{ replicas, ready, updated int32 }
@@ -54,6 +55,7 @@ const (
 	fuzzTargetsTo100             // the last target's weight makes the sum 100
 	fuzzRecordedV1V2             // the VirtualService records v1 stable, v2 canary
 	fuzzRecordedV2V1             // ... or the other way round
+	fuzzOvertakenV3              // reviews-v3 runs too: the canary of a release this one overtook
 )
 
 // newFuzzState decodes the fuzzer's arguments. v1 and v2 are a Deployment's
@@ -67,6 +69,7 @@ func newFuzzState(v1, v2 []byte, vs bool, routes []byte, dr bool, subsets []byte
 		vs: vs, dr: dr, traffic: traffic, rollback: rollback,
 		canaryStale:       flags&fuzzCanaryStale != 0,
 		canaryOtherPodTpl: flags&fuzzOtherPodTpl != 0,
+		overtaken:         flags&fuzzOvertakenV3 != 0,
 	}
 	switch {
 	case flags&fuzzRecordedV1V2 != 0:
@@ -140,7 +143,7 @@ func (s fuzzState) objects() []runtime.Object {
 	for _, d := range []struct {
 		ver string
 		c   *fuzzDeployment
-	}{{"v1", s.v1}, {"v2", s.v2}} {
+	}{{"v1", s.v1}, {"v2", s.v2}, {"v3", map[bool]*fuzzDeployment{true: {1, 1, 1}}[s.overtaken]}} {
 		if d.c == nil {
 			continue
 		}
@@ -199,8 +202,9 @@ func (s fuzzState) lastBatch() bool {
 
 // fuzzRounds bounds how many reconciles a step may take, with every pod
 // becoming ready between them, before it must be done: instances, then
-// routes, then the old version's instances, and one more to see it.
-const fuzzRounds = 6
+// routes, then an overtaken canary's instances, then the old version's, and
+// one more to see it.
+const fuzzRounds = 7
 
 // FuzzPlan plans a step against random live states and checks what must
 // hold whatever the state (docs/design.md, "Order of changes"). Then it plays
@@ -220,6 +224,9 @@ func FuzzPlan(f *testing.F) {
 	// Weights that do not add up to 100, a stale subset, a stale canary
 	// and targets by role.
 	f.Add([]byte{3, 0, 3}, []byte{1}, true, []byte{0, 50, 1, 20, 2, 5}, true, []byte{0, 2}, true, false, []byte{1, 2}, int8(1), int8(0), []byte{2, 60, 3, 0}, uint8(fuzzCanaryStale|fuzzTargetsTo100|fuzzRecordedV2V1))
+
+	// A release overtaking one that waits at 90/10 on v3.
+	f.Add([]byte{1, 1, 1}, []byte{}, true, []byte{0, 90, 2, 10}, true, []byte{0, 2}, true, false, []byte{1, 1}, int8(0), int8(0), []byte{0, 90, 1, 10}, uint8(fuzzOvertakenV3))
 
 	workload := rendered(f)
 	f.Fuzz(func(t *testing.T, v1, v2 []byte, vs bool, routes []byte, dr bool, subsets []byte, traffic, rollback bool,

@@ -785,26 +785,57 @@ func TestPlanKeepsUnmanagedFields(t *testing.T) {
 // sends traffic to, else the one with the most ready instances.
 func TestPlanPicksStable(t *testing.T) {
 	v0 := func() *appsv1.Deployment { return deployment("v0", 3, 3) }
+	// A third version with instances is phased out first (see
+	// TestPlanPhasesOutAnOvertakenCanaryFirst): retire names it.
 	tests := []struct {
-		name   string
-		live   []runtime.Object
-		stable string
+		name           string
+		live           []runtime.Object
+		stable, retire string
 	}{
-		{"most traffic wins over most ready", []runtime.Object{v0(), deployment("v1", 2, 2), deployment("v2", 1, 1), virtualService(r("v1", 100)), destinationRule("v1")}, "v1"},
-		{"without routes, most ready", []runtime.Object{v0(), deployment("v1", 2, 2), deployment("v2", 1, 1)}, "v0"},
-		{"the rendered version is never stable", []runtime.Object{deployment("v1", 1, 1), deployment("v2", 2, 2), virtualService(r("v2", 100)), destinationRule("v2")}, "v1"},
-		{"equal traffic and readiness: the first name", []runtime.Object{deployment("v1", 1, 1), deployment("v0", 1, 1), deployment("v2", 1, 1)}, "v0"},
-		{"a Deployment being deleted is not a version", []runtime.Object{deployment("v0", 2, 2, deleting), deployment("v1", 2, 2), deployment("v2", 1, 1)}, "v1"},
-		{"a Deployment without a version label is not a version", []runtime.Object{deployment("v0", 5, 5, unversioned), deployment("v1", 2, 2), deployment("v2", 1, 1)}, "v1"},
-		{"another component's Deployment is not a version", []runtime.Object{deployment("v0", 5, 5, deploymentOf(testApp, "ratings")), deployment("v1", 2, 2), deployment("v2", 1, 1)}, "v1"},
+		{"most traffic wins over most ready", []runtime.Object{v0(), deployment("v1", 2, 2), deployment("v2", 1, 1), virtualService(r("v1", 100)), destinationRule("v1")}, "v1", "v0"},
+		{"without routes, most ready", []runtime.Object{v0(), deployment("v1", 2, 2), deployment("v2", 1, 1)}, "v0", "v1"},
+		{"the rendered version is never stable", []runtime.Object{deployment("v1", 1, 1), deployment("v2", 2, 2), virtualService(r("v2", 100)), destinationRule("v2")}, "v1", "v1"},
+		{"equal traffic and readiness: the first name", []runtime.Object{deployment("v1", 1, 1), deployment("v0", 1, 1), deployment("v2", 1, 1)}, "v0", "v1"},
+		{"a Deployment being deleted is not a version", []runtime.Object{deployment("v0", 2, 2, deleting), deployment("v1", 2, 2), deployment("v2", 1, 1)}, "v1", "v1"},
+		{"a Deployment without a version label is not a version", []runtime.Object{deployment("v0", 5, 5, unversioned), deployment("v1", 2, 2), deployment("v2", 1, 1)}, "v1", "v1"},
+		{"another component's Deployment is not a version", []runtime.Object{deployment("v0", 5, 5, deploymentOf(testApp, "ratings")), deployment("v1", 2, 2), deployment("v2", 1, 1)}, "v1", "v1"},
+		{"a third version without instances is left alone", []runtime.Object{deployment("v0", 0, 0), deployment("v1", 2, 2), deployment("v2", 1, 1), virtualService(r("v1", 100)), destinationRule("v1")}, "v1", "v1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := plan(t, newFixture(t, tt.live...), planStep(t, ptr(0)))
 			require.Equal(t, tt.stable, got.Stable)
-			require.Equal(t, "reviews-"+tt.stable, got.Retire.Name)
+			require.Equal(t, "reviews-"+tt.retire, got.Retire.Name)
 		})
 	}
+}
+
+// TestPlanPhasesOutAnOvertakenCanaryFirst: v3 is released while v2 waits
+// at 90/10. Once v3's instance is ready the routes leave v2, and v2 is
+// scaled to 0 at once; then the stable v1 keeps the instances the batch
+// leaves it, as in any rollout.
+func TestPlanPhasesOutAnOvertakenCanaryFirst(t *testing.T) {
+	step := planStep(t, ptr(0), wt("reviews-v1", 90), wt("reviews-v3", 10))
+	step.Workload, step.Rollout.Version = rendered(t, renderedAs("v3")), "v3"
+	routes := []runtime.Object{virtualService(r("v1", 90), r("v2", 10)), destinationRule("v1", "v2")}
+
+	waiting := plan(t, newFixture(t, append(routes, deployment("v1", 1, 1), deployment("v2", 1, 1), deployment("v3", 1, 0))...), step)
+	require.Equal(t, "v1", waiting.Stable)
+	require.False(t, waiting.Route, "v3 is not ready: v2 keeps its 10%")
+	require.Equal(t, &Retire{Name: "reviews-v2", Replicas: 0}, waiting.Retire)
+	require.False(t, waiting.RetireNow, "not while v2 has traffic")
+
+	ready := plan(t, newFixture(t, append(routes, deployment("v1", 1, 1), deployment("v2", 1, 1), deployment("v3", 1, 1))...), step)
+	require.True(t, ready.Route)
+	require.Equal(t, []string{"v1=90", "v3=10"}, weights(t, decodeVS(t, ready.VirtualService).spec.Http[0].Route))
+	require.Equal(t, &Retire{Name: "reviews-v2", Replicas: 0}, ready.Retire)
+	require.True(t, ready.RetireNow, "after the routes")
+	require.False(t, ready.Done, "v2 still has its instance")
+
+	routed := []runtime.Object{virtualService(r("v1", 90), r("v3", 10)), destinationRule("v1", "v3")}
+	gone := plan(t, newFixture(t, append(routed, deployment("v1", 1, 1), deployment("v2", 0, 0), deployment("v3", 1, 1))...), step)
+	require.Equal(t, &Retire{Name: "reviews-v1", Replicas: 1}, gone.Retire, "then the stable, as in any rollout")
+	require.True(t, gone.Done, gone.Message)
 }
 
 // TestPlanIsIdempotent: the same state plans the same answer, and Plan does

@@ -182,10 +182,10 @@ func TestFaultCanaryDeletedWhileSuspended(t *testing.T) {
 }
 
 // TestFaultNewVersionWhileSuspended: v3 applied while v2 waits at 10%. The
-// new release canaries v3 against the stable v1; v2 loses its traffic at
-// once, keeps its instance (and its subset) until the release ends, as the
-// plan phases out one version at a time, the stable, and goes with vela's
-// garbage collection of the old revision when the workflow succeeds.
+// new release canaries v3 against the stable v1; once v3's instance is
+// ready, v2 loses its traffic and is scaled to 0 at once, and its
+// Deployment goes with vela's garbage collection of the old revision when
+// the workflow succeeds.
 func TestFaultNewVersionWhileSuspended(t *testing.T) {
 	e := isolatedBookinfo(t)
 	watch := e.watchTraffic("reviews")
@@ -201,7 +201,9 @@ func TestFaultNewVersionWhileSuspended(t *testing.T) {
 		phase, _ := e.appPhase(e.ns, app)
 		return rev != before && phase == "workflowSuspending", rev + " " + phase
 	})
-	e.waitVersions(e.ns, map[string]int32{"reviews-v1": 1, "reviews-v2": 1, "reviews-v3": 1}, "map[v1:90 v3:10]")
+	e.waitVersions(e.ns, map[string]int32{"reviews-v1": 1, "reviews-v2": 0, "reviews-v3": 1}, "map[v1:90 v3:10]")
+	replicas, _, _ := e.deployment(e.ns, "reviews-v2")
+	require.Zero(t, replicas, "the overtaken canary keeps no instance")
 	e.run("vela", "workflow", "resume", app, "-n", e.ns)
 	e.waitPhase(e.ns, app, "running", 3*time.Minute)
 	e.waitVersions(e.ns, map[string]int32{"reviews-v3": 2}, "map[v3:100]")

@@ -120,10 +120,12 @@ func (o *observation) rollout() (*decision, error) {
 			d.hold = max(0, d.completedAt.Add(o.delay).Sub(o.now))
 		}
 	}
-	if a := o.abandoned(); a != nil {
+	if a := o.abandoned(); a != nil && stableN <= o.stable.Replicas {
 		// The canary of a release that a newer one overtook gets no
 		// traffic from this one: it goes first, to 0 as soon as the routes
-		// leave it, and the stable after it (one version a plan at a time).
+		// leave it, and the stable after it (one version a plan at a
+		// time). Unless the stable must get instances back first: the
+		// routes may have to move onto it.
 		d.retire, d.retireTo, d.hold = a, 0, 0
 	}
 	// Never move weight onto a stable version without a ready instance;

@@ -158,7 +158,7 @@ func (o *observation) rollback() *decision {
 		return &decision{target: o.rendered, replicas: size, phase: contract.PhaseCompleted,
 			dests: []contract.Destination{{Version: o.rendered.Version, Weight: 100}}, routeReady: o.canaryLive().readyAt(size)}
 	}
-	return &decision{
+	d := &decision{
 		target:   o.stable,
 		replicas: size,
 		phase:    contract.PhaseRolledBack,
@@ -168,4 +168,14 @@ func (o *observation) rollback() *decision {
 		routeReady: o.stable.Ready > 0,
 		retire:     o.canaryLive(), // nil when the canary was never applied
 	}
+	if c := d.retire; c == nil || c.Replicas == 0 {
+		// Then a canary an earlier release left behind, as a rollout
+		// does: otherwise, once its instances became ready, it could
+		// count as the stable version and the finished rollback start
+		// again towards it (FuzzPlan found it).
+		if a := o.abandoned(); a != nil {
+			d.retire = a
+		}
+	}
+	return d
 }

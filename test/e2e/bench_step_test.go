@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -54,7 +55,36 @@ func benchStepOverhead(e *env) {
 		measured: millis(median(planned)),
 		note:     "vela-core's reconcile and the step's evaluation up to its plan call, and the call",
 	})
+	steps := e.velaStepDurations()
+	require.NotEmpty(e.t, steps["rollout-1st-batch"], "vela-core's log of the canary step")
+	require.NotEmpty(e.t, steps["apply-reviews"], "vela-core's log of the builtin step")
+	e.record(benchRow{
+		figure: fmt.Sprintf("2. vela-core's own time for one run of the step, by its log (median of %d and %d runs)",
+			len(steps["rollout-1st-batch"]), len(steps["apply-reviews"])),
+		measured: millis(median(steps["rollout-1st-batch"])) + " (canary-rollout, 4 components)",
+		baseline: millis(median(steps["apply-reviews"])) + " (apply-component, reviews only)",
+		ratio:    ratio(median(steps["rollout-1st-batch"]), median(steps["apply-reviews"])),
+	})
 	e.t.Logf("canary %v, planned %v, builtin %v, weights %v", canary, planned, builtin, weights)
+}
+
+// velaStepRE matches vela-core's log line for the end of a run of a
+// workflow step, with its duration.
+var velaStepRE = regexp.MustCompile(`application="([^"]+)".* step_name="([^"]+)" step_type="[^"]+" duration="([^"]+)"`)
+
+// velaStepDurations reads, from vela-core's log, how long each run of each
+// step of the test's Application took, by step name.
+func (e *env) velaStepDurations() map[string][]time.Duration {
+	e.t.Helper()
+	raw, err := os.ReadFile(e.c.LogFile("vela-core"))
+	require.NoError(e.t, err)
+	out := map[string][]time.Duration{}
+	for _, m := range velaStepRE.FindAllStringSubmatch(string(raw), -1) {
+		if d, err := time.ParseDuration(m[3]); err == nil && m[1] == e.ns+"/"+app {
+			out[m[2]] = append(out[m[2]], d)
+		}
+	}
+	return out
 }
 
 // providerPlanned is when the provider logged its first plan

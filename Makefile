@@ -159,6 +159,24 @@ AUTH_TESTS ?= ^TestAuth
 test-auth: prometheus meshprobe ## The seed flow by a user of an app team with vela's authentication on (vela-core impersonates the user), in a cluster of its own, stopped at the end (AUTH_REF=<commit>, AUTH_TESTS=<-run>).
 	$(call tree-test,$(AUTH_DIR),ISTIO_CANARY_VELA_AUTH=1,$(AUTH_TESTS),$(AUTH_REF))
 
+# The benchmark suite writes its rows to BENCH_OUT, outside the copy of the
+# tree (tree-test empties the copy's directory), after a header naming the
+# machine, the date and the commit.
+BENCH_DIR ?= $(TREE_TEST_CACHE)/bench
+BENCH_OUT ?= $(TREE_TEST_CACHE)/bench-results.md
+BENCH_APPS ?= 200
+BENCH_TESTS ?= ^TestBench
+
+.PHONY: bench
+bench: prometheus meshprobe ## The benchmark suite (docs/benchmarks.md): provider calls, step overhead, render cost, rollback time, BENCH_APPS (200) Applications at once; in a cluster of its own, stopped at the end; prints the results (BENCH_REF=<commit>, BENCH_TESTS=<-run>).
+	@rev=$$(git rev-parse --short '$(or $(BENCH_REF),HEAD)'); \
+	if [[ -z '$(BENCH_REF)' ]] && [[ -n $$(git status --porcelain) ]]; then rev="$$rev with uncommitted changes"; fi; \
+	{ echo "machine: $$(nproc) cores, $$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $$(awk '/MemTotal/ {printf "%.0f GiB", $$2 / 1048576}' /proc/meminfo)"; \
+	  echo "date: $$(date -u '+%Y-%m-%d %H:%M UTC')"; echo "commit: $$rev"; echo "applications at once: $(BENCH_APPS)"; echo; \
+	  echo "| figure | measured | baseline | ratio / difference | goal | |"; echo "|---|---|---|---|---|---|"; } >'$(BENCH_OUT)'
+	$(call tree-test,$(BENCH_DIR),ISTIO_CANARY_BENCH_OUT=$(BENCH_OUT) ISTIO_CANARY_BENCH_APPS=$(BENCH_APPS),$(BENCH_TESTS),$(BENCH_REF),-tags e2e$(comma)bench)
+	@cat '$(BENCH_OUT)'
+
 FAULTS_DIR ?= $(TREE_TEST_CACHE)/faults
 FAULTS_TESTS ?= ^TestFault
 

@@ -36,6 +36,8 @@ type options struct {
 	prometheus   string
 	analysisTick time.Duration
 	noWake       bool
+	qps          float64
+	burst        int
 }
 
 func main() {
@@ -46,6 +48,11 @@ func main() {
 	flag.StringVar(&o.prometheus, "prometheus-address", "", "Prometheus base URL for canary-analysis steps that name none (the addon parameter prometheusAddress)")
 	flag.DurationVar(&o.analysisTick, "analysis-tick", analysisrun.DefaultTick, "how often to look for due analysis measurements")
 	flag.BoolVar(&o.noWake, "analysis-no-wake", false, "do not wake a step waiting on its analysis' verdict (it then sees it after vela's backoff); for benchmarks only")
+	// client-go's defaults (5 requests a second, bursts of 10) made calls
+	// wait on the limiter once a few steps called at once: a plan makes 2
+	// requests and a scale 3, so 5 a second answered about 2 calls a second.
+	flag.Float64Var(&o.qps, "kube-api-qps", 50, "requests a second to the API server, per client (client-go's limiter)")
+	flag.IntVar(&o.burst, "kube-api-burst", 100, "bursts of requests to the API server, per client")
 	klog.InitFlags(nil)
 	flag.Parse()
 
@@ -64,6 +71,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	cfg.QPS, cfg.Burst = float32(o.qps), o.burst
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("kubernetes client: %w", err)

@@ -123,13 +123,9 @@ func checkHealth(ctx context.Context, l layout, s state) error {
 			return fmt.Errorf("%s (pid %d) is not running", p.Name, p.PID)
 		}
 	}
-	config, err := restConfigFromKubeconfig(l.kubeconfig())
+	clients, err := l.adminClients()
 	if err != nil {
 		return err
-	}
-	clients, err := kubernetes.NewForConfig(config)
-	if err != nil {
-		return fmt.Errorf("create client: %w", err)
 	}
 	if err := apiServerReady(ctx, clients); err != nil {
 		return err
@@ -147,4 +143,17 @@ func checkHealth(ctx context.Context, l layout, s state) error {
 		return err
 	}
 	return nil
+}
+
+// adminClients is a client of the cluster's API server as its admin.
+func (l layout) adminClients() (kubernetes.Interface, error) {
+	config, err := restConfigFromKubeconfig(l.kubeconfig())
+	if err != nil {
+		return nil, err
+	}
+	clients, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		return nil, fmt.Errorf("create client: %w", err)
+	}
+	return clients, nil
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"time"
-
-	"k8s.io/client-go/kubernetes"
 )
 
 // Stop stops the named processes of the cluster (etcd, kube-apiserver,
@@ -16,15 +14,11 @@ import (
 // would replace it.
 func (c *Cluster) Stop(names ...string) error {
 	l := layout{dir: c.Dir}
-	unlock, err := l.lock()
+	s, unlock, err := l.lockedState()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	s, err := l.readState()
-	if err != nil {
-		return fmt.Errorf("read the state of the cluster in %s: %w", l.dir, err)
-	}
 	var stopped []Process
 	for _, name := range names {
 		p, ok := s.process(name)
@@ -42,15 +36,11 @@ func (c *Cluster) Stop(names ...string) error {
 // next one. A process that still runs is left alone.
 func (c *Cluster) Start(ctx context.Context, names ...string) error {
 	l := layout{dir: c.Dir}
-	unlock, err := l.lock()
+	s, unlock, err := l.lockedState()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	s, err := l.readState()
-	if err != nil {
-		return fmt.Errorf("read the state of the cluster in %s: %w", l.dir, err)
-	}
 	for _, name := range names {
 		old, ok := s.process(name)
 		if !ok {
@@ -85,19 +75,30 @@ func waitReady(ctx context.Context, l layout, s state, p Process) error {
 	case "etcd":
 		return waitEtcd(ctx, s.Ports, p)
 	case "kube-apiserver":
-		config, err := restConfigFromKubeconfig(l.kubeconfig())
+		clients, err := l.adminClients()
 		if err != nil {
 			return err
-		}
-		clients, err := kubernetes.NewForConfig(config)
-		if err != nil {
-			return fmt.Errorf("create client: %w", err)
 		}
 		return waitAPIServer(ctx, clients, p)
 	case "vela-core":
 		return waitVelaCore(ctx, s.Ports, p)
 	}
 	return nil
+}
+
+// lockedState takes the cluster's lock and reads its state; the caller
+// unlocks.
+func (l layout) lockedState() (state, func(), error) {
+	unlock, err := l.lock()
+	if err != nil {
+		return state{}, nil, err
+	}
+	s, err := l.readState()
+	if err != nil {
+		unlock()
+		return state{}, nil, fmt.Errorf("read the state of the cluster in %s: %w", l.dir, err)
+	}
+	return s, unlock, nil
 }
 
 // process finds a process the cluster started (not an adopted one) by name.

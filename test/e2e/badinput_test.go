@@ -117,13 +117,16 @@ func TestProviderUnreachableChangesNothing(t *testing.T) {
 }
 
 // stopProvider stops the provider that hack/addon.sh started.
-func (e *env) stopProvider() {
+func (e *env) stopProvider() { e.signalProvider(syscall.SIGTERM) }
+
+// signalProvider sends sig to the provider and waits until it has exited.
+func (e *env) signalProvider(sig syscall.Signal) {
 	e.t.Helper()
 	raw, err := os.ReadFile(filepath.Join(e.root, ".cluster", "provider.pid"))
 	require.NoError(e.t, err)
 	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
 	require.NoError(e.t, err)
-	require.NoError(e.t, syscall.Kill(pid, syscall.SIGTERM))
+	require.NoError(e.t, syscall.Kill(pid, sig))
 	e.eventually(30*time.Second, "the provider to stop", func() (bool, string) {
 		return syscall.Kill(pid, 0) != nil, "still running"
 	})

@@ -21,7 +21,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -300,17 +299,7 @@ func (e *env) resumeToV2() {
 }
 
 // killProvider kills the provider at once (SIGKILL: no graceful shutdown).
-func (e *env) killProvider() {
-	e.t.Helper()
-	raw, err := os.ReadFile(filepath.Join(e.root, ".cluster", "provider.pid"))
-	require.NoError(e.t, err)
-	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
-	require.NoError(e.t, err)
-	require.NoError(e.t, syscall.Kill(pid, syscall.SIGKILL))
-	e.eventually(30*time.Second, "the provider to die", func() (bool, string) {
-		return syscall.Kill(pid, 0) != nil, "still running"
-	})
-}
+func (e *env) killProvider() { e.signalProvider(syscall.SIGKILL) }
 
 // providerReady asks the provider's /readyz (it checks its API connection).
 func (e *env) providerReady() error {

@@ -181,7 +181,7 @@ FAULTS_DIR ?= $(TREE_TEST_CACHE)/faults
 FAULTS_TESTS ?= ^TestFault
 
 .PHONY: test-faults
-test-faults: prometheus meshprobe ## The fault matrix: releases while the provider, vela-core or the API server die, after hand edits, with a new version in the middle, ..., in a cluster of its own, stopped at the end (~8 min; FAULTS_REF=<commit>, FAULTS_TESTS=<-run>).
+test-faults: prometheus meshprobe ## The fault matrix: releases while the provider, vela-core or the API server die, after hand edits, with a new version in the middle, ..., in a cluster of its own, stopped at the end (~5 min; FAULTS_REF=<commit>, FAULTS_TESTS=<-run>).
 	$(call tree-test,$(FAULTS_DIR),,$(FAULTS_TESTS),$(FAULTS_REF),-tags e2e$(comma)faults -parallel 4)
 
 .PHONY: test

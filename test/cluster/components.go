@@ -138,7 +138,7 @@ func velaCore(l layout, p Ports, auth bool) component {
 
 // start launches c from binDir, detached, logging to logs/<name>.log.
 func (c component) start(l layout, binDir string) (Process, error) {
-	added := append([]string{"KUBECONFIG=" + l.kubeconfig()}, c.env...) // exec: the last value of a variable wins
+	added := append([]string{"KUBECONFIG=" + l.kubeconfig()}, c.env...)
 	program := filepath.Join(binDir, c.name)
 	if c.program != "" {
 		program = c.program
@@ -146,7 +146,5 @@ func (c component) start(l layout, binDir string) (Process, error) {
 	if _, err := os.Stat(program); err != nil {
 		return Process{}, fmt.Errorf("program of %s: %w", c.name, err)
 	}
-	p, err := startDetached(c.name, l.logFile(c.name), append(os.Environ(), added...), program, c.args...)
-	p.Program, p.Args, p.Env = program, c.args, added
-	return p, err
+	return startDetached(c.name, l.logFile(c.name), added, program, c.args...)
 }

@@ -34,7 +34,7 @@ type Process struct {
 // the caller (make, go test) and its process group can be signalled as one.
 // stdin is /dev/null and stdout/stderr go straight to the log file: a child
 // holding the caller's pipes would make `go test` wait for it forever.
-func startDetached(name, logPath string, env []string, program string, args ...string) (Process, error) {
+func startDetached(name, logPath string, added []string, program string, args ...string) (Process, error) {
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return Process{}, fmt.Errorf("open log of %s: %w", name, err)
@@ -43,8 +43,8 @@ func startDetached(name, logPath string, env []string, program string, args ...s
 	fmt.Fprintf(logFile, "### %s %s %s\n", time.Now().Format(time.RFC3339), program, strings.Join(args, " "))
 
 	cmd := exec.Command(program, args...)
-	cmd.Env = env
-	cmd.Stdin = nil // /dev/null
+	cmd.Env = append(os.Environ(), added...) // exec: the last value of a variable wins
+	cmd.Stdin = nil                          // /dev/null
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -60,7 +60,8 @@ func startDetached(name, logPath string, env []string, program string, args ...s
 	if err != nil {
 		return Process{}, fmt.Errorf("read start time of %s (pid %d): %w", name, cmd.Process.Pid, err)
 	}
-	return Process{Name: name, PID: cmd.Process.Pid, StartTime: startTime, Log: logPath}, nil
+	return Process{Name: name, PID: cmd.Process.Pid, StartTime: startTime, Log: logPath,
+		Program: program, Args: args, Env: added}, nil
 }
 
 // processStartTime reads the start time of a process from /proc/<pid>/stat.

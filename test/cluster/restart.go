@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 )
 
@@ -52,11 +51,10 @@ func (c *Cluster) Start(ctx context.Context, names ...string) error {
 		if old.Program == "" {
 			return fmt.Errorf("%s was not started by the cluster: its command line is not recorded", name)
 		}
-		p, err := startDetached(name, old.Log, append(os.Environ(), old.Env...), old.Program, old.Args...)
+		p, err := startDetached(name, old.Log, old.Env, old.Program, old.Args...)
 		if err != nil {
 			return err
 		}
-		p.Program, p.Args, p.Env = old.Program, old.Args, old.Env
 		s.replace(p)
 		if err := l.writeState(s); err != nil {
 			return err
@@ -66,6 +64,21 @@ func (c *Cluster) Start(ctx context.Context, names ...string) error {
 		}
 	}
 	return nil
+}
+
+// Process is the named process the cluster started, as its state records
+// it now (after a Start, the new one).
+func (c *Cluster) Process(name string) (Process, error) {
+	l := layout{dir: c.Dir}
+	s, err := l.readState()
+	if err != nil {
+		return Process{}, fmt.Errorf("read the state of the cluster in %s: %w", l.dir, err)
+	}
+	p, ok := s.process(name)
+	if !ok {
+		return Process{}, fmt.Errorf("the cluster in %s has no process %q", l.dir, name)
+	}
+	return p, nil
 }
 
 // waitReady waits until a restarted process serves; programs without a

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -122,10 +121,7 @@ func (e *env) stopProvider() { e.signalProvider(syscall.SIGTERM) }
 // signalProvider sends sig to the provider and waits until it has exited.
 func (e *env) signalProvider(sig syscall.Signal) {
 	e.t.Helper()
-	raw, err := os.ReadFile(filepath.Join(e.root, ".cluster", "provider.pid"))
-	require.NoError(e.t, err)
-	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
-	require.NoError(e.t, err)
+	pid := e.providerPID()
 	require.NoError(e.t, syscall.Kill(pid, sig))
 	e.eventually(30*time.Second, "the provider to stop", func() (bool, string) {
 		return syscall.Kill(pid, 0) != nil, "still running"

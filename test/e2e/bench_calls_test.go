@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -160,11 +159,11 @@ func (e *env) callParams(action, step string, extra map[string]any) []byte {
 // paced, after a few of each to warm up; it records p50 and p99 of both.
 func (e *env) timeCalls(n int, function string, body []byte, accepted func(map[string]any) bool, reads []func(context.Context) error) {
 	t := e.t
-	addr := strings.TrimSpace(readFile(t, filepath.Join(e.root, ".cluster", "provider.addr")))
+	providerURL := e.providerURL()
 	client := &http.Client{Timeout: 30 * time.Second}
 	call := func() time.Duration {
 		start := time.Now()
-		resp, err := client.Post("http://"+addr+"/"+function, "application/json", bytes.NewReader(body))
+		resp, err := client.Post(providerURL+"/"+function, "application/json", bytes.NewReader(body))
 		require.NoError(t, err)
 		raw, err := io.ReadAll(resp.Body)
 		resp.Body.Close()

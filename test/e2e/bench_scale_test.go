@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -233,30 +232,11 @@ func (e *env) waitAll(namespaces []string, budget time.Duration, what string, do
 	}
 }
 
-// providerPID is the provider hack/addon.sh started.
-func (e *env) providerPID() int {
-	raw := readFile(e.t, filepath.Join(e.root, ".cluster", "provider.pid"))
-	pid, err := strconv.Atoi(strings.TrimSpace(raw))
-	require.NoError(e.t, err)
-	return pid
-}
-
 // velaCorePID is vela-core's, from the cluster's record of its processes.
 func (e *env) velaCorePID() int {
-	var state struct {
-		Processes []struct {
-			Name string `json:"name"`
-			PID  int    `json:"pid"`
-		} `json:"processes"`
-	}
-	require.NoError(e.t, json.Unmarshal([]byte(readFile(e.t, filepath.Join(e.c.Dir, "state.json"))), &state))
-	for _, p := range state.Processes {
-		if p.Name == "vela-core" {
-			return p.PID
-		}
-	}
-	e.t.Fatal("no vela-core in the cluster's state")
-	return 0
+	p, err := e.c.Process("vela-core")
+	require.NoError(e.t, err)
+	return p.PID
 }
 
 // cpuTime is the CPU time (user and system) the process has spent, from

@@ -18,8 +18,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -303,11 +301,7 @@ func (e *env) killProvider() { e.signalProvider(syscall.SIGKILL) }
 
 // providerReady asks the provider's /readyz (it checks its API connection).
 func (e *env) providerReady() error {
-	raw, err := os.ReadFile(filepath.Join(e.root, ".cluster", "provider.addr"))
-	if err != nil {
-		return err
-	}
-	out, err := e.try("curl", "-fsS", "--max-time", "5", "http://"+strings.TrimSpace(string(raw))+"/readyz")
+	out, err := e.try("curl", "-fsS", "--max-time", "5", e.providerURL()+"/readyz")
 	if err != nil {
 		return fmt.Errorf("%w: %s", err, out)
 	}

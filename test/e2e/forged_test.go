@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"path/filepath"
-	"strings"
 
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,7 +21,7 @@ import (
 // (with made-up rollout properties), another namespace. Each is refused, and no Deployment changes.
 func (e *env) checkForgedCallsRefused() {
 	e.t.Helper()
-	provider := "http://" + strings.TrimSpace(readFile(e.t, filepath.Join(e.root, ".cluster", "provider.addr")))
+	provider := e.providerURL()
 	revision := e.appRevision(e.ns, app)
 	call := func(step, namespace string, replicas int) string {
 		return fmt.Sprintf(`{"namespace":%q,"app":%q,"component":"reviews","name":"reviews-v1","replicas":%d,"step":%q,"revision":%q,"action":"rollout","rollout":{"targetSize":2},"workload":{}}`,

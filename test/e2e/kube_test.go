@@ -88,6 +88,20 @@ func (e *env) addonUp() {
 	e.run("hack/addon.sh", "up")
 }
 
+// providerPID is the provider hack/addon.sh started.
+func (e *env) providerPID() int {
+	e.t.Helper()
+	pid, err := strconv.Atoi(strings.TrimSpace(readFile(e.t, filepath.Join(e.root, ".cluster", "provider.pid"))))
+	require.NoError(e.t, err)
+	return pid
+}
+
+// providerURL is where the provider hack/addon.sh started listens.
+func (e *env) providerURL() string {
+	e.t.Helper()
+	return "http://" + strings.TrimSpace(readFile(e.t, filepath.Join(e.root, ".cluster", "provider.addr")))
+}
+
 func repoRoot(t *testing.T) string {
 	t.Helper()
 	dir, err := os.Getwd()

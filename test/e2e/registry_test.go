@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -60,7 +59,7 @@ func TestAddonNameClash(t *testing.T) {
 	e.deleteApp(e.ns, app)
 	e.addonUp()
 	fake := filepath.Join(e.root, "test", "e2e", "testdata", "clash", "rollout")
-	provider := "http://" + strings.TrimSpace(readFile(t, filepath.Join(e.root, ".cluster", "provider.addr")))
+	provider := e.providerURL()
 
 	// istio-canary first: enabling the other addon is refused.
 	out, err := e.try("vela", "addon", "enable", fake)

@@ -57,6 +57,17 @@ const (
 	AnnotationPhase  = "canary.oam.dev/phase"
 )
 
+// Annotations a rollout step writes on the canary's Deployment: the stable
+// version its first plan chose and the Application revision the step runs
+// for. Until a route is applied no VirtualService records the roles, and the
+// rule alone could change its mind when an older version's instances become
+// ready in the middle of the step; with these, the roles hold for the whole
+// run of that revision.
+const (
+	AnnotationRunStable   = "canary.oam.dev/run-stable"
+	AnnotationRunRevision = "canary.oam.dev/run-revision"
+)
+
 // Values of AnnotationPhase.
 const (
 	// PhaseProgressing: both versions may get traffic.

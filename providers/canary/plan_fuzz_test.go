@@ -339,7 +339,8 @@ func (s fuzzState) check(t *testing.T, before fuzzSnapshot, res *PlanResult) {
 }
 
 // apply does what the step does with a plan: applies the component with the
-// patch (the target Deployment; with canary-traffic, the held routes and
+// patch (the target Deployment, its instances and annotations; with
+// canary-traffic, the held routes and
 // subsets too), scales the target, applies the routes and subsets once the
 // plan says route, and scales the version being retired when it may.
 func (s fuzzState) apply(ctx context.Context, t *testing.T, f fixture, res *PlanResult) {
@@ -370,6 +371,12 @@ func (f fixture) applyDeployment(ctx context.Context, t *testing.T, res *PlanRes
 	}
 	require.NoError(t, err)
 	d.Spec.Replicas = ptr(int32(res.Patch.Replicas))
+	for k, v := range res.Patch.Annotations {
+		if d.Annotations == nil {
+			d.Annotations = map[string]string{}
+		}
+		d.Annotations[k] = v
+	}
 	_, err = deployments.Update(ctx, d, metav1.UpdateOptions{})
 	require.NoError(t, err)
 }

@@ -38,6 +38,13 @@ func (o *observation) render(d *decision, live *liveRouting) (*PlanResult, error
 	}
 	if o.stable != nil {
 		res.Stable = o.stable.Version
+		if d.target == o.rendered && o.in.Action == ActionRollout {
+			res.Patch.Annotations[contract.AnnotationRunStable] = o.stable.Version
+			res.Patch.Annotations[contract.AnnotationRunRevision] = o.in.Revision
+			// The manifest the step also applies says the same, or the two
+			// applies would take the annotations from each other.
+			res.Workload["metadata"].(map[string]any)["annotations"] = res.Patch.Annotations
+		}
 	}
 	done := ready
 	if o.routed {

@@ -100,15 +100,10 @@ func (e *env) providerPlanned(from time.Time) time.Time {
 			return false, err.Error()
 		}
 		for _, line := range strings.Split(string(raw), "\n") {
-			if !strings.Contains(line, `"planned" function="plan" namespace="`+e.ns+`"`) || len(line) < 21 {
+			if !strings.Contains(line, `"planned" function="plan" namespace="`+e.ns+`"`) {
 				continue
 			}
-			t, err := time.ParseInLocation("0102 15:04:05.000000", line[1:21], time.Local)
-			if err != nil {
-				continue
-			}
-			t = t.AddDate(from.Year(), 0, 0)
-			if !t.Before(from) {
+			if t, ok := klogTime(line, from); ok && !t.Before(from) {
 				at = t
 				return true, ""
 			}

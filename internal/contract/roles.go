@@ -17,6 +17,10 @@ type Version struct {
 	// AppRevision is the Application revision that last applied its
 	// Deployment (label LabelAppRevision).
 	AppRevision string
+	// RunStable is the stable version that a rollout step's plan recorded
+	// on its Deployment while it was the canary (AnnotationRunStable), and
+	// RunRevision the Application revision that step ran for.
+	RunStable, RunRevision string
 }
 
 // Recorded are the roles the last canary step wrote on the VirtualService.
@@ -39,7 +43,8 @@ type Live struct {
 	// Rendered is the version the Application renders now; "" when the
 	// reader does not know it.
 	Rendered string
-	// LatestRevision is the Application's latest revision; "" when unknown.
+	// LatestRevision is the Application's latest revision, for the
+	// provider the one its step runs for; "" when unknown.
 	LatestRevision string
 }
 
@@ -77,7 +82,9 @@ type Roles struct {
 // revision applied.
 //
 // The stable version is the one the recording names, when the recording is
-// about this canary. Otherwise it is the live version, other than the canary,
+// about this canary; else the one a rollout step of the latest revision
+// recorded on the canary's Deployment before any route recorded the roles
+// (so that they hold for the whole run). Otherwise it is the live version, other than the canary,
 // that has been in service longest (see inService). When even the canary is
 // unknown, the stable version is ranked first among all and the canary is
 // the newest of the rest: a rollout moves from an older version to a newer
@@ -88,6 +95,9 @@ func DecideRoles(in Live) Roles {
 		r.Canary, r.Source = in.canary()
 	}
 	rec := in.Recorded
+	if rec.Canary != r.Canary {
+		rec = in.runRecorded(r.Canary)
+	}
 	if r.Canary != "" && rec.Canary == r.Canary && rec.Stable != "" && rec.Stable != r.Canary {
 		r.Stable, r.Source = rec.Stable, SourceAnnotations
 		return r
@@ -107,6 +117,18 @@ func DecideRoles(in Live) Roles {
 		r.Canary = newest(ranked[1:]).Name
 	}
 	return r
+}
+
+// runRecorded is the record that a rollout step's plan of the latest
+// revision left on the canary's Deployment; a record of another revision
+// is about another run (a version rendered again later is decided afresh).
+func (in Live) runRecorded(canary string) Recorded {
+	for _, v := range in.Versions {
+		if v.Name == canary && v.RunStable != "" && v.RunRevision == in.LatestRevision {
+			return Recorded{Stable: v.RunStable, Canary: canary}
+		}
+	}
+	return in.Recorded
 }
 
 // canary finds the canary without knowing the rendered version; "" with

@@ -12,6 +12,13 @@ func TestDecideRoles(t *testing.T) {
 	ver := func(name string, weight, ready, created int, revision string) Version {
 		return Version{Name: name, Weight: weight, Ready: ready, Created: day(created), AppRevision: revision}
 	}
+	// v2 is the canary; its Deployment records v3 as the stable version
+	// for revision rev.
+	recordedOnCanary := func(rev string) Version {
+		v := ver("v2", 0, 0, 4, "r5")
+		v.RunStable, v.RunRevision = "v3", rev
+		return v
+	}
 	for _, tc := range []struct {
 		name string
 		in   Live
@@ -41,6 +48,18 @@ func TestDecideRoles(t *testing.T) {
 		{"same age: more ready instances, then the name",
 			Live{Rendered: "v3", Versions: []Version{ver("b", 0, 1, 1, ""), ver("c", 0, 2, 1, ""), ver("a", 0, 1, 1, "")}},
 			Roles{"c", "v3", SourceRendered}},
+		{"the canary's record of this revision names the stable until a route records the roles",
+			Live{Rendered: "v2", LatestRevision: "r5", Versions: []Version{ver("v1", 0, 2, 1, "r1"), ver("v3", 0, 1, 3, "r3"), recordedOnCanary("r5")}},
+			Roles{"v3", "v2", SourceAnnotations}},
+		{"a record of another revision is about another run",
+			Live{Rendered: "v2", LatestRevision: "r6", Versions: []Version{ver("v1", 0, 2, 1, "r1"), ver("v3", 0, 1, 3, "r3"), recordedOnCanary("r5")}},
+			Roles{"v1", "v2", SourceRendered}},
+		{"the route's recording comes before the canary's record",
+			Live{Rendered: "v2", LatestRevision: "r5", Recorded: Recorded{"v1", "v2"}, Versions: []Version{ver("v1", 0, 2, 1, "r1"), ver("v3", 0, 1, 3, "r3"), recordedOnCanary("r5")}},
+			Roles{"v1", "v2", SourceAnnotations}},
+		{"a reader: the canary's record of the latest revision",
+			Live{LatestRevision: "r5", Versions: []Version{ver("v1", 0, 2, 1, "r1"), ver("v3", 0, 1, 3, "r3"), recordedOnCanary("r5")}},
+			Roles{"v3", "v2", SourceAnnotations}},
 		{"a reader: the recording names both",
 			Live{LatestRevision: "r2", Recorded: Recorded{"v1", "v2"}, Versions: []Version{ver("v1", 90, 1, 1, "r1"), ver("v2", 10, 1, 2, "r2")}},
 			Roles{"v1", "v2", SourceAnnotations}},

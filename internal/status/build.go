@@ -146,7 +146,8 @@ func buildComponent(name string, deps []*appsv1.Deployment, vs *VirtualService, 
 			continue
 		}
 		byVersion[ver] = &Version{Name: ver, Deployment: d.Name, Ready: d.Status.ReadyReplicas, Desired: desired(d), Weight: weights[ver]}
-		byCandidate[ver] = &Candidate{Version: ver, AppRevision: d.Labels[contract.LabelAppRevision], Created: d.CreationTimestamp.Time, Weight: weights[ver], Ready: d.Status.ReadyReplicas}
+		byCandidate[ver] = &Candidate{Version: ver, AppRevision: d.Labels[contract.LabelAppRevision], Created: d.CreationTimestamp.Time, Weight: weights[ver], Ready: d.Status.ReadyReplicas,
+			RunStable: d.Annotations[contract.AnnotationRunStable], RunRevision: d.Annotations[contract.AnnotationRunRevision]}
 		order = append(order, ver)
 	}
 	cands := make([]Candidate, 0, len(order))

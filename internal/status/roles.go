@@ -13,6 +13,9 @@ type Candidate struct {
 	Created     time.Time
 	Weight      int32
 	Ready       int32
+	// RunStable and RunRevision are the record a rollout step left on its
+	// Deployment (contract.Version).
+	RunStable, RunRevision string
 }
 
 // Roles is the outcome of DecideRoles.
@@ -49,6 +52,7 @@ func rolesInput(annotations map[string]string, cands []Candidate, latestRevision
 	for _, c := range cands {
 		in.Versions = append(in.Versions, contract.Version{
 			Name: c.Version, Weight: int(c.Weight), Ready: int(c.Ready), Created: c.Created, AppRevision: c.AppRevision,
+			RunStable: c.RunStable, RunRevision: c.RunRevision,
 		})
 	}
 	return in

@@ -86,7 +86,7 @@ func (cl Clients) observe(ctx context.Context, in *PlanParams) (*observation, *l
 	if in.Traffic != nil {
 		o.port = in.Traffic.Port
 	}
-	o.roles = contract.DecideRoles(o.rolesInput(o.recorded(r.routes.Annotations)))
+	o.roles = contract.DecideRoles(o.rolesInput(contract.RecordedIn(r.routes.Annotations)))
 	o.stable = live[o.roles.Stable] // nil when the stable version is gone
 	a := r.routes.Annotations
 	if t, ok := contract.CompletedAt(a); ok && a[contract.AnnotationCanary] == rendered.Version && a[contract.AnnotationPhase] == contract.PhaseCompleted {
@@ -95,27 +95,11 @@ func (cl Clients) observe(ctx context.Context, in *PlanParams) (*observation, *l
 	return o, r, nil
 }
 
-// recorded are the roles the steps recorded for this canary: on the
-// VirtualService once a route was applied, else on the canary's Deployment
-// by an earlier plan of this revision's run.
-func (o *observation) recorded(routeAnnotations map[string]string) contract.Recorded {
-	rec := contract.RecordedIn(routeAnnotations)
-	if rec.Canary == o.rendered.Version || o.in.Action != ActionRollout {
-		return rec
-	}
-	if c := o.canaryLive(); c != nil && c.Annotations[contract.AnnotationRunRevision] == o.in.Revision {
-		if s := c.Annotations[contract.AnnotationRunStable]; s != "" {
-			return contract.Recorded{Stable: s, Canary: o.rendered.Version}
-		}
-	}
-	return rec
-}
-
 // rolesInput is what the provider knows for the roles rule: the live
-// versions, the roles the steps recorded, and the rendered version, which is
-// the canary.
+// versions, the roles the steps recorded, the rendered version, which is
+// the canary, and the revision the step runs for.
 func (o *observation) rolesInput(recorded contract.Recorded) contract.Live {
-	in := contract.Live{Recorded: recorded, Rendered: o.rendered.Version}
+	in := contract.Live{Recorded: recorded, Rendered: o.rendered.Version, LatestRevision: o.in.Revision}
 	for name, v := range o.live {
 		in.Versions = append(in.Versions, contract.Version{
 			Name:        name,
@@ -123,6 +107,8 @@ func (o *observation) rolesInput(recorded contract.Recorded) contract.Live {
 			Ready:       v.Ready,
 			Created:     v.Created,
 			AppRevision: v.Labels[contract.LabelAppRevision],
+			RunStable:   v.Annotations[contract.AnnotationRunStable],
+			RunRevision: v.Annotations[contract.AnnotationRunRevision],
 		})
 	}
 	return in

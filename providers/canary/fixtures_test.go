@@ -1,6 +1,7 @@
 package canary
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -388,13 +389,18 @@ type decodedVS struct {
 func decodeVS(t testing.TB, m map[string]any) decodedVS {
 	t.Helper()
 	require.NotNil(t, m, "no VirtualService")
-	require.Equal(t, "networking.istio.io/v1", m["apiVersion"])
-	require.Equal(t, "VirtualService", m["kind"])
-	out := decodedVS{raw: m, spec: &istioapi.VirtualService{}}
-	out.meta = throughJSON[metav1.ObjectMeta](t, m["metadata"])
-	raw, err := json.Marshal(m["spec"])
-	require.NoError(t, err)
-	require.NoError(t, protojson.Unmarshal(raw, out.spec), "spec is not a valid Istio VirtualService: %s", raw)
+	out := decodeVSJSON(t, mustJSON(t, m))
+	out.raw = m
+	return out
+}
+
+// decodeVSJSON decodes a planned VirtualService manifest from its JSON.
+func decodeVSJSON(t testing.TB, raw []byte) decodedVS {
+	t.Helper()
+	out := decodedVS{spec: &istioapi.VirtualService{}}
+	var spec []byte
+	out.meta, spec = decodeIstioManifest(t, raw, "VirtualService")
+	require.NoError(t, protojson.Unmarshal(spec, out.spec), "spec is not a valid Istio VirtualService: %s", spec)
 	return out
 }
 
@@ -406,23 +412,79 @@ type decodedDR struct {
 func decodeDR(t testing.TB, m map[string]any) decodedDR {
 	t.Helper()
 	require.NotNil(t, m, "no DestinationRule")
-	require.Equal(t, "networking.istio.io/v1", m["apiVersion"])
-	require.Equal(t, "DestinationRule", m["kind"])
+	return decodeDRJSON(t, mustJSON(t, m))
+}
+
+// decodeDRJSON decodes a planned DestinationRule manifest from its JSON.
+func decodeDRJSON(t testing.TB, raw []byte) decodedDR {
+	t.Helper()
 	out := decodedDR{spec: &istioapi.DestinationRule{}}
-	out.meta = throughJSON[metav1.ObjectMeta](t, m["metadata"])
-	raw, err := json.Marshal(m["spec"])
+	var spec []byte
+	out.meta, spec = decodeIstioManifest(t, raw, "DestinationRule")
+	require.NoError(t, protojson.Unmarshal(spec, out.spec), "spec is not a valid Istio DestinationRule: %s", spec)
+	return out
+}
+
+// decodeIstioManifest checks that raw is a networking.istio.io/v1 object
+// of kind and returns its metadata and the JSON of its spec.
+func decodeIstioManifest(t testing.TB, raw []byte, kind string) (metav1.ObjectMeta, []byte) {
+	t.Helper()
+	require.NotEmpty(t, raw, "no %s", kind)
+	var m map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(raw, &m), "%s: %s", kind, raw)
+	require.Equal(t, "networking.istio.io/v1", jsonValue(t, m["apiVersion"]))
+	require.Equal(t, kind, jsonValue(t, m["kind"]))
+	var meta metav1.ObjectMeta
+	require.NoError(t, json.Unmarshal(orNull(m["metadata"]), &meta))
+	return meta, orNull(m["spec"])
+}
+
+// jsonValue decodes a JSON value loosely; nil for none.
+func jsonValue(t testing.TB, raw json.RawMessage) any {
+	t.Helper()
+	if len(raw) == 0 {
+		return nil
+	}
+	var v any
+	require.NoError(t, json.Unmarshal(raw, &v))
+	return v
+}
+
+// orNull is raw, or null when there is none, as a missing member encodes.
+func orNull(raw json.RawMessage) []byte {
+	if len(raw) == 0 {
+		return []byte("null")
+	}
+	return raw
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	raw, err := json.Marshal(v)
 	require.NoError(t, err)
-	require.NoError(t, protojson.Unmarshal(raw, out.spec), "spec is not a valid Istio DestinationRule: %s", raw)
+	return raw
+}
+
+// eachJSON encodes every element of a list.
+func eachJSON(t testing.TB, list []any) []json.RawMessage {
+	t.Helper()
+	var out []json.RawMessage
+	for _, v := range list {
+		out = append(out, mustJSON(t, v))
+	}
 	return out
 }
 
 // decodeHTTP decodes the patch's http routes strictly.
 func decodeHTTP(t testing.TB, http []any) []*istioapi.HTTPRoute {
 	t.Helper()
+	return decodeHTTPJSON(t, eachJSON(t, http))
+}
+
+func decodeHTTPJSON(t testing.TB, http []json.RawMessage) []*istioapi.HTTPRoute {
+	t.Helper()
 	var out []*istioapi.HTTPRoute
-	for i, h := range http {
-		raw, err := json.Marshal(h)
-		require.NoError(t, err)
+	for i, raw := range http {
 		hr := &istioapi.HTTPRoute{}
 		require.NoError(t, protojson.Unmarshal(raw, hr), "http[%d] is not a valid Istio HTTPRoute: %s", i, raw)
 		out = append(out, hr)
@@ -457,25 +519,44 @@ func subsetNames(t testing.TB, subsets []*istioapi.Subset) []string {
 
 func patchSubsets(t testing.TB, subsets []any) []string {
 	t.Helper()
+	return subsetNames(t, decodeSubsets(t, subsets))
+}
+
+// decodeSubsets decodes the patch's subsets strictly.
+func decodeSubsets(t testing.TB, subsets []any) []*istioapi.Subset {
+	t.Helper()
+	return decodeSubsetsJSON(t, eachJSON(t, subsets))
+}
+
+func decodeSubsetsJSON(t testing.TB, subsets []json.RawMessage) []*istioapi.Subset {
+	t.Helper()
 	var decoded []*istioapi.Subset
-	for i, s := range subsets {
-		raw, err := json.Marshal(s)
-		require.NoError(t, err)
+	for i, raw := range subsets {
 		sub := &istioapi.Subset{}
 		require.NoError(t, protojson.Unmarshal(raw, sub), "subsets[%d]: %s", i, raw)
 		decoded = append(decoded, sub)
 	}
-	return subsetNames(t, decoded)
+	return decoded
 }
 
-// decodeWorkload decodes a planned Deployment manifest strictly.
+// decodeWorkload decodes a planned Deployment manifest strictly: a field
+// that a Deployment does not have fails it.
 func decodeWorkload(t testing.TB, m map[string]any) *appsv1.Deployment {
 	t.Helper()
 	require.NotNil(t, m, "no workload")
-	raw, err := json.Marshal(m)
-	require.NoError(t, err)
+	return decodeWorkloadJSON(t, mustJSON(t, m))
+}
+
+// decodeWorkloadJSON decodes a planned Deployment manifest from its JSON.
+// (encoding/json decodes it as strictly as a YAML decoder would, in a
+// fraction of the time FuzzPlan has for it.)
+func decodeWorkloadJSON(t testing.TB, raw []byte) *appsv1.Deployment {
+	t.Helper()
+	require.NotEmpty(t, raw, "no workload")
 	d := &appsv1.Deployment{}
-	require.NoError(t, yaml.UnmarshalStrict(raw, d), "workload is not a valid Deployment: %s", raw)
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	require.NoError(t, dec.Decode(d), "workload is not a valid Deployment: %s", raw)
 	return d
 }
 

@@ -6,18 +6,23 @@
 #   FUZZTIME=1000000x hack/fuzz.sh
 #                             a million executions of each (`make fuzz`)
 #
-# FUZZTIME is go test's -fuzztime: a duration or a count ending in x.
+# FUZZTIME is go test's -fuzztime: a duration or a count ending in x;
+# FUZZMINIMIZETIME its -fuzzminimizetime (10s).
 # Inputs that fail are written under the package's testdata/fuzz/<target>/
 # by go test itself: commit them, they become test cases of `go test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 FUZZTIME=${FUZZTIME:-5s}
+# How long a worker may shrink an input it found: go test's default is a
+# minute, spent on every new interesting input, which stalls a long run's
+# executions for minutes; a crasher is shrunk as far as this allows.
+FUZZMINIMIZETIME=${FUZZMINIMIZETIME:-10s}
 status=0
 while IFS=: read -r file target; do
 	pkg=./$(dirname "$file")
 	began=$(date +%s.%N)
-	if ! out=$(go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg" 2>&1); then
+	if ! out=$(go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime "$FUZZMINIMIZETIME" "$pkg" 2>&1); then
 		echo "$out"
 		status=1
 	fi

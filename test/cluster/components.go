@@ -66,7 +66,10 @@ func kubeAPIServer(l layout, p Ports, k pki) component {
 		"--service-account-issuer=https://kubernetes.default.svc",
 		"--service-account-key-file=" + k.ServiceAcctPub,
 		"--service-account-signing-key-file=" + k.ServiceAcctKey,
-		"--service-cluster-ip-range=10.0.0.0/24",
+		// Room for the Services of a few hundred Applications (make
+		// bench's scale figure runs 200 bookinfos of 5 Services each; a
+		// /24 ran out of addresses there).
+		"--service-cluster-ip-range=10.0.0.0/16",
 		"--allow-privileged=true",
 		// The loopback advertise address is not a valid endpoint of the
 		// "kubernetes" Service; without this the log repeats that error.

@@ -330,8 +330,14 @@ func (f fixture) actions() []string {
 func (f fixture) requireReadOnly(t testing.TB) {
 	t.Helper()
 	for _, a := range append(f.kube.Actions(), f.istio.Actions()...) {
-		require.Contains(t, []string{"get", "list", "watch"}, a.GetVerb(), "a %s of %s", a.GetVerb(), a.GetResource().Resource)
+		requireRead(t, a.GetVerb(), a.GetResource().Resource)
 	}
+}
+
+// requireRead fails unless the call of verb on resource only reads.
+func requireRead(t testing.TB, verb, resource string) {
+	t.Helper()
+	require.Contains(t, []string{"get", "list", "watch"}, verb, "a %s of %s", verb, resource)
 }
 
 // The reads Plan makes for reviews: the target's Deployment (takeover

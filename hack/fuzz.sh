@@ -74,7 +74,12 @@ while IFS=: read -r file target; do
 	# (the fuzz cache keeps what earlier runs found).
 	execs=$(grep -o 'execs: [0-9]*' <<<"$out" | tail -1 | cut -d' ' -f2 || true)
 	seconds=$(awk -v a="$began" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-	printf '%-18s %-22s %10s execs in %6ss\n' "$target" "$pkg" "${execs:-0}" "$seconds"
+	baseline=""
+	if [ -z "$execs" ]; then
+		corpus=$(grep -o 'baseline coverage: [0-9]*/[0-9]*' <<<"$out" | tail -1 | cut -d' ' -f3 | sed 's|/| of |' || true)
+		baseline=" (the time went to the seeds and the cached corpus: ${corpus:-?} run; plain go test runs the committed seeds)"
+	fi
+	printf '%-18s %-22s %10s execs in %6ss%s\n' "$target" "$pkg" "${execs:-0}" "$seconds" "$baseline"
 done < <(grep -rHo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' providers internal cmd hack 2>/dev/null |
 	sed 's/:func /:/' | sort)
 exit "$status"

@@ -181,6 +181,11 @@ func (e *env) appPhase(namespace, name string) (string, string) {
 	if err != nil {
 		return "", err.Error()
 	}
+	return phaseOf(app)
+}
+
+// phaseOf is appPhase of an Application already read.
+func phaseOf(app *unstructured.Unstructured) (string, string) {
 	phase, _, _ := unstructured.NestedString(app.Object, "status", "status")
 	steps, _, _ := unstructured.NestedSlice(app.Object, "status", "workflow", "steps")
 	var s []string

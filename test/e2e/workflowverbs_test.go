@@ -131,9 +131,12 @@ func (e *env) stillAt(ready map[string]int32, weights, phase string) {
 // fails at once.
 func (e *env) phaseAfterReconcile(want string, reconcile int) {
 	e.t.Helper()
-	p, seen := e.appPhase(e.ns, app)
+	// One read for the phase and the condition: the retry may end between two.
+	a, err := e.app(e.ns, app)
+	require.NoError(e.t, err)
+	p, seen := phaseOf(a)
 	if p == "rendering" && want != "rendering" {
-		if reason := e.reconcileError(e.ns, app); reason != "" {
+		if reason := reconcileError(a); reason != "" {
 			e.t.Logf("reconcile %d ended in vela-core's retry (%s); waiting for it", reconcile, reason)
 			e.waitPhase(e.ns, app, want, time.Minute)
 			return
@@ -144,10 +147,7 @@ func (e *env) phaseAfterReconcile(want string, reconcile int) {
 
 // reconcileError is the message of the Application's Ready condition when
 // vela-core marked its last reconcile as failed, or "" otherwise.
-func (e *env) reconcileError(namespace, name string) string {
-	e.t.Helper()
-	a, err := e.app(namespace, name)
-	require.NoError(e.t, err)
+func reconcileError(a *unstructured.Unstructured) string {
 	conds, _, _ := unstructured.NestedSlice(a.Object, "status", "conditions")
 	for _, c := range conds {
 		m, _ := c.(map[string]any)
